@@ -1,0 +1,54 @@
+"""The scene as PlexSync needs it: what `stash/` reads and `plex/` writes, free of library objects."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+
+@dataclass(frozen=True)
+class Performer:
+    name: str
+    image_url: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SceneFile:
+    path: str
+    size: Optional[int] = None
+
+    @property
+    def basename(self) -> str:
+        return self.path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Scene:
+    id: int
+    title: str = ""
+    details: str = ""
+    date: Optional[str] = None  # YYYY-MM-DD
+    rating100: Optional[int] = None
+    studio: Optional[str] = None
+    parent_studio: Optional[str] = None
+    performers: Tuple[Performer, ...] = ()
+    tags: Tuple[str, ...] = ()
+    director: Optional[str] = None
+    groups: Tuple[str, ...] = ()
+    files: Tuple[SceneFile, ...] = ()
+    screenshot_url: Optional[str] = None
+    updated_at: str = ""
+    organized: bool = False
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """What PlexSync last wrote for a scene, so an unchanged scene costs no Plex request."""
+
+    scene_id: int
+    section_id: int
+    rating_key: int
+    metadata_hash: str = ""
+    image_source: str = ""  # the screenshot URL the image hashes were taken from
+    poster_hash: str = ""
+    art_hash: str = ""
+    synced_at: float = 0.0
