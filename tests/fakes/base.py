@@ -6,26 +6,28 @@ This module gives every fake the same knobs, usable in-process or from another p
 
 Server side (subclass `FakeHTTPServer`):
     srv.route(method, "/library/sections/{id}/all", handler)   # handler(req) -> Response
-    srv.add_control(name, handler)     # POST /__fake__/{name}, handler(payload: dict) -> JSON-able
-    srv.authenticate(req) -> Response | None          # override; None means "let it through"
+    srv.add_control(name, handler)     # POST /__fake__/{name}; handler(payload: dict) -> JSON-able
+    srv.authenticate(req) -> Response | None          # override; None lets the request through
     url = srv.start(); ...; srv.stop()                # loopback, free port, daemon threads
-    srv.latency(ms)                                   # added before every request is handled
-    srv.fail_next(n, status=503, route=None, method=None, body=b"")
-    srv.drop_next(n, route=None, method=None)         # close the socket without an answer
-    srv.hang_next(n, seconds, route=None, method=None, apply=True)
-        # stall, then handle the request (apply=True: the effect lands late, as on a slow
+    srv.latency(ms)                                   # added to every request
+    srv.fail_next(n=1, status=503, route=None, method=None, body=b"")
+    srv.drop_next(n=1, route=None, method=None)       # close the socket without an answer
+    srv.hang_next(n=1, seconds=10.0, route=None, method=None, apply=True)
+        # stall, then handle the request (apply=True: its effect lands late, as on a slow
         # server) or drop it (apply=False)
-    srv.down(); srv.up()          # close the listener (and open connections); re-bind same port
-    srv.counts() -> {"PUT /library/sections/{id}/all": 3, ...}; srv.count(key) -> int
+    srv.down(); srv.up()      # close the listener and open connections; re-bind the same port
+    srv.counts() -> {"PUT /library/sections/{id}/all": 3, ...};  srv.count(key) -> int
     srv.request_log() -> [{"method", "path", "query", "route", "status", "elapsed_ms"}, ...]
-    srv.reset_counts(); srv.reset()   # reset(): counts, log, faults and latency
-`route` filters take the pattern ("/library/sections/{id}/all"); `method` filters the verb.
-Dropped requests are logged with status 0. Handlers run concurrently: subclasses lock
-their own state. A handler may raise `HTTPError(status, body)` to answer with an error.
+    srv.reset_counts()        # counts and log;  srv.reset(): also faults and latency
+`route` filters match the registered pattern ("/library/sections/{id}/all"), `method` the
+verb. Every request is counted, faulted ones too; dropped ones are logged with status 0.
+Handlers run concurrently, so subclasses lock their own state. A handler may raise
+`HTTPError(status, body)` to answer with an error; any other exception answers 500 with
+the traceback as body. Unrouted requests get 404.
 
 Control API (never counted, no auth, no faults), for other processes: `FakeControl(url)`
-wraps GET /__fake__/counts, GET /__fake__/log, POST /__fake__/faults, /latency, /reset,
-/reset_counts, /down {"seconds": s} (comes back up after s) and POST /__fake__/{name}.
+wraps GET /__fake__/counts and /__fake__/log, POST /__fake__/faults, /latency, /reset,
+/reset_counts, /down {"seconds": s} (back up after s) and any POST /__fake__/{name}.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +44,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 CONTROL_PREFIX = "/__fake__/"
+NOT_FOUND = b"<html><head><title>Not Found</title></head><body><h1>404 Not Found</h1></body></html>"
 
 
 @dataclass
@@ -54,10 +58,7 @@ class Request:
 
     def arg(self, name: str, default: Optional[str] = None) -> Optional[str]:
         """First value of a query parameter, else of the header with that name."""
-        for key, value in self.query:
-            if key == name:
-                return value
-        return self.headers.get(name, default)
+        return next((v for k, v in self.query if k == name), self.headers.get(name, default))
 
 
 @dataclass
@@ -65,7 +66,6 @@ class Response:
     status: int = 200
     body: bytes = b""
     content_type: str = "text/xml;charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class HTTPError(Exception):
@@ -77,7 +77,7 @@ class HTTPError(Exception):
 @dataclass
 class _Fault:
     kind: str
-    remaining: int
+    n: int = 1
     status: int = 503
     seconds: float = 0.0
     route: Optional[str] = None
@@ -86,8 +86,7 @@ class _Fault:
     body: bytes = b""
 
     def matches(self, method: str, pattern: str) -> bool:
-        return (self.route is None or self.route == pattern) and (
-            self.method is None or self.method.upper() == method)
+        return self.n > 0 and self.route in (None, pattern) and self.method in (None, method)
 
 
 class _Listener(ThreadingHTTPServer):
@@ -95,14 +94,13 @@ class _Listener(ThreadingHTTPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
         pass
 
 
 class FakeHTTPServer:
     def __init__(self, host: str = "127.0.0.1"):
-        self.host = host
-        self.port = 0
+        self.host, self.port = host, 0
         self._routes: list[tuple[str, re.Pattern, str, Callable[[Request], Response]]] = []
         self._controls: dict[str, Callable[[dict], Any]] = {}
         self._lock = threading.Lock()
@@ -113,21 +111,26 @@ class FakeHTTPServer:
         self._connections: set[socket.socket] = set()
         self._stopped = threading.Event()
         self._listener: Optional[_Listener] = None
-        self._thread: Optional[threading.Thread] = None
 
-    # -- lifecycle -------------------------------------------------------
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> str:
         self._stopped.clear()
-        self._listen()
+        self.up()
         return self.url
 
     def stop(self) -> None:
         self._stopped.set()
         self.down()
+
+    def up(self) -> None:
+        if self._listener is None:
+            self._listener = _Listener((self.host, self.port), _make_handler(self))
+            self.port = self._listener.server_address[1]
+            threading.Thread(target=self._listener.serve_forever, kwargs={"poll_interval": 0.05},
+                             daemon=True, name=f"fake-http-{self.port}").start()
 
     def down(self, spare: Optional[socket.socket] = None) -> None:
         """Refuse connections: close the listener and every open connection but `spare`."""
@@ -136,26 +139,13 @@ class FakeHTTPServer:
             listener.shutdown()
             listener.server_close()
         with self._lock:
-            connections, self._connections = self._connections - {spare}, self._connections & {spare}
-        for conn in connections:
+            doomed, self._connections = self._connections - {spare}, self._connections & {spare}
+        for conn in doomed:
             _close_quietly(conn)
 
-    def up(self) -> None:
-        if self._listener is None:
-            self._listen()
-
-    def _listen(self) -> None:
-        listener = _Listener((self.host, self.port), _make_handler(self))
-        self.port = listener.server_address[1]
-        self._listener = listener
-        self._thread = threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name=f"fake-http-{self.port}")
-        self._thread.start()
-
-    # -- routing -----------------------------------------------------------
     def route(self, method: str, pattern: str, handler: Callable[[Request], Response]) -> None:
-        regex = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern)) + "$")
-        self._routes.append((method.upper(), regex, pattern, handler))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern))
+        self._routes.append((method.upper(), re.compile(f"^{regex}$"), pattern, handler))
 
     def add_control(self, name: str, handler: Callable[[dict], Any]) -> None:
         self._controls[name] = handler
@@ -163,14 +153,6 @@ class FakeHTTPServer:
     def authenticate(self, req: Request) -> Optional[Response]:
         return None
 
-    def _match(self, method: str, path: str):
-        for verb, regex, pattern, handler in self._routes:
-            found = regex.match(path)
-            if found and verb == method:
-                return pattern, handler, {k: unquote(v) for k, v in found.groupdict().items()}
-        return path, None, {}
-
-    # -- faults ------------------------------------------------------------
     def latency(self, ms: float) -> None:
         self._latency = max(0.0, ms) / 1000.0
 
@@ -185,23 +167,6 @@ class FakeHTTPServer:
                   method: Optional[str] = None, apply: bool = True) -> None:
         self._add_fault(_Fault("hang", n, seconds=seconds, route=route, method=method, apply=apply))
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def _add_fault(self, fault: _Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
-
-    def _take_fault(self, method: str, pattern: str) -> Optional[_Fault]:
-        with self._lock:
-            for fault in self._faults:
-                if fault.remaining > 0 and fault.matches(method, pattern):
-                    fault.remaining -= 1
-                    return fault
-        return None
-
-    # -- counters ----------------------------------------------------------
     def counts(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
@@ -221,76 +186,76 @@ class FakeHTTPServer:
 
     def reset(self) -> None:
         self.reset_counts()
-        self.clear_faults()
+        with self._lock:
+            self._faults.clear()
         self._latency = 0.0
 
-    # -- request handling ----------------------------------------------------
+    def _add_fault(self, fault: _Fault) -> None:
+        fault.method = fault.method and fault.method.upper()
+        with self._lock:
+            self._faults.append(fault)
+
+    def _take_fault(self, method: str, pattern: str) -> Optional[_Fault]:
+        with self._lock:
+            fault = next((f for f in self._faults if f.matches(method, pattern)), None)
+            if fault is not None:
+                fault.n -= 1
+            return fault
+
     def _handle(self, req: Request) -> Optional[Response]:
         """The answer to send, or None to drop the connection."""
-        pattern, handler, params = self._match(req.method, req.path)
+        pattern, handler, req.params = self._match(req.method, req.path)
         key = f"{req.method} {pattern}"
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
         started = time.monotonic()
-        response = self._answer(req, pattern, handler, params)
+        response = self._answer(req, pattern, handler)
         with self._lock:
-            self._log.append({"method": req.method, "path": req.path, "query": list(req.query),
-                              "route": key, "status": response.status if response else 0,
+            self._log.append({"method": req.method, "path": req.path, "query": req.query, "route": key,
+                              "status": response.status if response else 0,
                               "elapsed_ms": (time.monotonic() - started) * 1000.0})
         return response
 
-    def _answer(self, req: Request, pattern: str, handler, params: dict) -> Optional[Response]:
+    def _match(self, method: str, path: str) -> tuple[str, Optional[Callable], dict[str, str]]:
+        for verb, regex, pattern, handler in self._routes:
+            found = regex.match(path)
+            if found and verb == method:
+                return pattern, handler, {k: unquote(v) for k, v in found.groupdict().items()}
+        return path, None, {}
+
+    def _answer(self, req: Request, pattern: str, handler: Optional[Callable]) -> Optional[Response]:
         fault = self._take_fault(req.method, pattern)
-        if fault is not None and fault.kind == "drop":
+        kind = fault.kind if fault else None
+        if kind == "drop" or (kind == "hang" and (self._stopped.wait(fault.seconds) or not fault.apply)):
             return None
-        if fault is not None and fault.kind == "hang":
-            if self._stopped.wait(fault.seconds) or not fault.apply:
-                return None
         if self._latency:
             self._stopped.wait(self._latency)
-        if fault is not None and fault.kind == "fail":
+        if kind == "fail":
             return Response(fault.status, fault.body, "text/html")
-        req.params = params
         try:
             denied = self.authenticate(req)
             if denied is not None:
                 return denied
-            if handler is None:
-                return self.not_found(req)
-            return handler(req)
+            return handler(req) if handler else Response(404, NOT_FOUND, "text/html")
         except HTTPError as err:
             return err.response
+        except Exception:
+            return Response(500, traceback.format_exc().encode(), "text/plain")
 
-    def not_found(self, req: Request) -> Response:
-        return Response(404, b"<html><head><title>Not Found</title></head><body><h1>404 Not Found</h1></body></html>",
-                        "text/html")
-
-    # -- control API ---------------------------------------------------------
     def _control(self, method: str, name: str, payload: dict) -> tuple[int, Any]:
-        if method == "GET" and name == "counts":
-            return 200, {"counts": self.counts()}
-        if method == "GET" and name == "log":
-            return 200, {"log": self.request_log()}
-        if method != "POST":
-            return 404, {"error": f"unknown control {method} {name}"}
-        if name == "faults":
-            kind = payload.pop("kind")
-            if "body" in payload:
-                payload["body"] = payload["body"].encode()
-            {"fail": self.fail_next, "drop": self.drop_next, "hang": self.hang_next}[kind](**payload)
-        elif name == "latency":
-            self.latency(float(payload.get("ms", 0)))
-        elif name == "reset":
-            self.reset()
-        elif name == "reset_counts":
-            self.reset_counts()
-        elif name == "down":
+        if method == "GET" and name in ("counts", "log"):
+            return 200, {"counts": self.counts()} if name == "counts" else {"log": self.request_log()}
+        actions = {"latency": lambda: self.latency(float(payload.get("ms", 0))),
+                   "reset": self.reset, "reset_counts": self.reset_counts,
+                   "faults": lambda: self._add_fault(_Fault(**{**payload, "body": b""}))}
+        if method == "POST" and name == "down":
             return 200, {"ok": True, "down_for": float(payload.get("seconds", 1.0))}
-        elif name in self._controls:
+        if method == "POST" and name in actions:
+            actions[name]()
+            return 200, {"ok": True}
+        if method == "POST" and name in self._controls:
             return 200, {"result": self._controls[name](payload)}
-        else:
-            return 404, {"error": f"unknown control {name}"}
-        return 200, {"ok": True}
+        return 404, {"error": f"unknown control {method} {name}"}
 
     def _down_for(self, seconds: float, spare: socket.socket) -> None:
         self.down(spare)
@@ -304,10 +269,7 @@ def _close_quietly(conn: socket.socket) -> None:
         conn.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
-    try:
-        conn.close()
-    except OSError:
-        pass
+    conn.close()
 
 
 def _make_handler(owner: FakeHTTPServer) -> type:
@@ -330,55 +292,51 @@ def _make_handler(owner: FakeHTTPServer) -> type:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def _dispatch(self) -> None:
+        def dispatch(self) -> None:
             parts = urlsplit(self.path)
-            body = self._read_body()
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
             if parts.path.startswith(CONTROL_PREFIX):
-                name = parts.path[len(CONTROL_PREFIX):]
-                status, result = owner._control(self.command, name, json.loads(body or b"{}"))
-                if "down_for" in result:
-                    owner._down_for(result["down_for"], spare=self.connection)
-                self.close_connection = True
-                self._send(Response(status, json.dumps(result).encode(), "application/json",
-                                    {"Connection": "close"}))
+                self.control(parts.path[len(CONTROL_PREFIX):], body)
                 return
-            req = Request(self.command, unquote(parts.path),
-                          parse_qsl(parts.query, keep_blank_values=True), self.headers, body)
-            response = owner._handle(req)
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            response = owner._handle(Request(self.command, unquote(parts.path), query, self.headers, body))
             if response is None:
                 self.close_connection = True
                 _close_quietly(self.connection)
             else:
-                self._send(response)
+                self.send(response)
 
-        def _read_body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
+        def control(self, name: str, body: bytes) -> None:
+            try:
+                status, result = owner._control(self.command, name, json.loads(body or b"{}"))
+            except (TypeError, ValueError, KeyError) as err:
+                status, result = 400, {"error": repr(err)}
+            if "down_for" in result:
+                owner._down_for(result["down_for"], spare=self.connection)
+            self.close_connection = True
+            self.send(Response(status, json.dumps(result).encode(), "application/json"))
 
-        def _send(self, response: Response) -> None:
+        def send(self, response: Response) -> None:
             try:
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(response.body)))
-                for name, value in response.headers.items():
-                    self.send_header(name, value)
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(response.body)
+                self.wfile.write(b"" if self.command == "HEAD" else response.body)
             except OSError:
                 self.close_connection = True
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = dispatch
 
     return Handler
 
 
 class FakeControl:
-    """Drives a fake's control API over HTTP (usable from any process)."""
+    """Drives a fake's control API over HTTP, from any process."""
 
     def __init__(self, url: str, timeout: float = 10.0):
-        self.url = url.rstrip("/")
-        self.timeout = timeout
+        self.url, self.timeout = url.rstrip("/"), timeout
 
     def call(self, name: str, payload: Optional[dict] = None, method: str = "POST") -> Any:
         data = None if method == "GET" else json.dumps(payload or {}).encode()
@@ -393,20 +351,18 @@ class FakeControl:
     def request_log(self) -> list[dict]:
         return self.call("log", method="GET")["log"]
 
+    def fail_next(self, n: int = 1, status: int = 503, **where: Optional[str]) -> None:
+        self.call("faults", {"kind": "fail", "n": n, "status": status, **where})
+
+    def drop_next(self, n: int = 1, **where: Optional[str]) -> None:
+        self.call("faults", {"kind": "drop", "n": n, **where})
+
+    def hang_next(self, n: int = 1, seconds: float = 10.0, apply: bool = True,
+                  **where: Optional[str]) -> None:
+        self.call("faults", {"kind": "hang", "n": n, "seconds": seconds, "apply": apply, **where})
+
     def latency(self, ms: float) -> None:
         self.call("latency", {"ms": ms})
-
-    def fail_next(self, n: int = 1, status: int = 503, route: Optional[str] = None,
-                  method: Optional[str] = None) -> None:
-        self.call("faults", {"kind": "fail", "n": n, "status": status, "route": route, "method": method})
-
-    def drop_next(self, n: int = 1, route: Optional[str] = None, method: Optional[str] = None) -> None:
-        self.call("faults", {"kind": "drop", "n": n, "route": route, "method": method})
-
-    def hang_next(self, n: int = 1, seconds: float = 10.0, route: Optional[str] = None,
-                  method: Optional[str] = None, apply: bool = True) -> None:
-        self.call("faults", {"kind": "hang", "n": n, "seconds": seconds, "route": route,
-                             "method": method, "apply": apply})
 
     def down(self, seconds: float) -> None:
         self.call("down", {"seconds": seconds})

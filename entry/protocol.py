@@ -1,0 +1,88 @@
+"""Stash's raw plugin protocol: one JSON document on stdin, one JSON object on stdout.
+
+Standard library only: the hook path runs through here on every save. Everything a user can
+get wrong on stdin becomes an `InputError` with a one-line message; nothing here touches the
+queue, so a bad input can never lose queued work.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional, TextIO
+
+from common.datadir import resolve_data_dir
+
+PLUGIN_ID = "PlexSync"
+MAX_STDIN = 16 * 1024 * 1024
+
+
+class InputError(ValueError):
+    """stdin is not what Stash sends; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class PluginInput:
+    server_connection: Dict[str, Any]
+    args: Dict[str, Any]
+    hook_context: Optional[Dict[str, Any]] = None
+    mode: Optional[str] = None
+    plugin_dir: Optional[str] = None
+    data_dir: Path = field(default_factory=lambda: resolve_data_dir(None))
+
+    @property
+    def is_hook(self) -> bool:
+        return self.hook_context is not None
+
+
+def parse_input(text: str) -> PluginInput:
+    """Validate Stash's stdin document; raise InputError with a one-line reason."""
+    if not text or not text.strip():
+        raise InputError(
+            "no input on stdin: PlexSync.py is started by Stash (Tasks or hooks); "
+            "on the command line run 'python PlexSync.py --help'"
+        )
+    if len(text) > MAX_STDIN:
+        raise InputError("stdin is larger than 16 MiB: this is not a Stash plugin input")
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"stdin is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): expected Stash's plugin input") from None
+    if not isinstance(document, dict):
+        raise InputError(f"stdin JSON is a {type(document).__name__}, not an object: expected Stash's plugin input")
+    connection = document.get("server_connection")
+    if not isinstance(connection, dict):
+        raise InputError("server_connection is missing from the input: run PlexSync from Stash (Settings → Tasks)")
+    args = document.get("args") or {}
+    if not isinstance(args, dict):
+        raise InputError(f"args must be an object, got {type(args).__name__}")
+    hook_context = args.get("hookContext")
+    if hook_context is not None and not isinstance(hook_context, dict):
+        raise InputError(f"args.hookContext must be an object, got {type(hook_context).__name__}")
+    mode = args.get("mode")
+    if mode is not None and not isinstance(mode, str):
+        raise InputError(f"args.mode must be text, got {type(mode).__name__}")
+    if hook_context is None and not mode:
+        raise InputError("neither args.mode nor args.hookContext is set: run a PlexSync task from Settings → Tasks")
+    plugin_dir = connection.get("PluginDir")
+    if plugin_dir is not None and not isinstance(plugin_dir, str):
+        raise InputError(f"server_connection.PluginDir must be text, got {type(plugin_dir).__name__}")
+    return PluginInput(
+        server_connection=connection,
+        args=args,
+        hook_context=hook_context,
+        mode=mode,
+        plugin_dir=plugin_dir or None,
+        data_dir=resolve_data_dir(plugin_dir or None),
+    )
+
+
+def read_input(stream: TextIO) -> PluginInput:
+    return parse_input(stream.read(MAX_STDIN + 1))
+
+
+def write_result(stream: TextIO, output: Any = None, error: Optional[str] = None) -> None:
+    """The one JSON object Stash reads from stdout; nothing else may be printed there."""
+    stream.write(json.dumps({"output": output, "error": error}, ensure_ascii=False, default=str))
+    stream.write("\n")
+    stream.flush()
