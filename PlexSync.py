@@ -5,10 +5,10 @@ Run by Stash with no arguments (the raw plugin protocol on stdin/stdout: hooks a
 by a person with a command (`python PlexSync.py --help`). This file only dispatches: the hook
 path it leads to imports nothing but the standard library.
 """
+import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(argv: list) -> int:

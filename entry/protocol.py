@@ -7,9 +7,8 @@ queue, so a bad input can never lose queued work.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, TextIO
+from typing import Any, Dict, NamedTuple, Optional, TextIO
 
 from common.datadir import resolve_data_dir
 
@@ -21,14 +20,15 @@ class InputError(ValueError):
     """stdin is not what Stash sends; the message says what is wrong and what to do."""
 
 
-@dataclass(frozen=True)
-class PluginInput:
+class PluginInput(NamedTuple):
+    """What Stash sent, validated. A NamedTuple, not a dataclass: the hook pays for every import."""
+
     server_connection: Dict[str, Any]
     args: Dict[str, Any]
+    data_dir: Path
     hook_context: Optional[Dict[str, Any]] = None
     mode: Optional[str] = None
     plugin_dir: Optional[str] = None
-    data_dir: Path = field(default_factory=lambda: resolve_data_dir(None))
 
     @property
     def is_hook(self) -> bool:

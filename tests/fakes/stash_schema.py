@@ -15,6 +15,7 @@ from graphql import (GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceTy
                      GraphQLObjectType, GraphQLScalarType, GraphQLSchema, GraphQLUnionType,
                      build_schema, parse, validate)
 from graphql.error import GraphQLSyntaxError
+from graphql.pyutils import Undefined
 
 FAKE_SDL_PATH = Path(__file__).with_name("stash_schema.graphql")
 
@@ -71,7 +72,7 @@ def schema_differences(subset: GraphQLSchema, full: GraphQLSchema) -> list[str]:
     for root in ("query_type", "mutation_type"):
         declared, actual = getattr(subset, root), getattr(full, root)
         if declared is not None and (actual is None or declared.name != actual.name):
-            problems.append(f"root {root} differs")
+            problems.append(f"the {root} is {declared.name} here, not the real one")
     return problems
 
 
@@ -99,7 +100,7 @@ def _field_differences(type_name: str, declared, actual) -> list[str]:
                 problems.append(f"argument {where}({arg_name}): deprecation differs")
         missing_required = [a for a, real_arg in real_field.args.items()
                             if a not in field.args and str(real_arg.type).endswith("!")
-                            and real_arg.default_value is _UNDEFINED]
+                            and real_arg.default_value is Undefined]
         if missing_required:
             problems.append(f"field {where}: required real arguments missing {missing_required}")
     return problems
@@ -120,5 +121,3 @@ def _input_differences(type_name: str, declared, actual) -> list[str]:
         problems.append(f"input {type_name}: required real fields missing {required}")
     return problems
 
-
-from graphql.pyutils import Undefined as _UNDEFINED  # noqa: E402

@@ -1,0 +1,42 @@
+"""The hook fast path: a scene event becomes a queued job in a few milliseconds.
+
+Stash waits for this process before it answers the user's save, and a bulk edit pays it once
+per scene, so it does no network call and imports only the standard library: decide from the
+hookContext, append one row to the queue, and start a drainer if none is running (detached,
+so Stash does not wait for it).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from entry.protocol import InputError, PluginInput
+from hooks.events import HookInputError, job_from_hook
+from hooks.snapshot import hook_enabled
+from sync_queue.fast_enqueue import enqueue
+from worker.launcher import ensure_drainer
+
+PLUGIN_DIR = Path(__file__).resolve().parent.parent
+
+
+def _remember_stash(plugin_input: PluginInput) -> None:
+    """Leave the drainer a way to reach Stash if no task has saved one yet."""
+    from stash.connection import connection_from_server_connection, connection_path, save_connection
+
+    if not connection_path(plugin_input.data_dir).exists():
+        save_connection(plugin_input.data_dir, connection_from_server_connection(plugin_input.server_connection))
+
+
+def handle_hook(plugin_input: PluginInput) -> str:
+    try:
+        job = job_from_hook(plugin_input.hook_context)
+    except HookInputError as exc:
+        raise InputError(f"ignored a malformed hook: {exc}") from None
+    if job is None:
+        return "nothing PlexSync syncs changed"
+    if not hook_enabled(plugin_input.data_dir):
+        return "PlexSync is disabled (setting 'enabled' is off)"
+    reason = f"{plugin_input.hook_context.get('type')}" + (f" ({', '.join(job.fields)})" if job.fields else "")
+    enqueue(plugin_input.data_dir, [job.scene_id], job.action, reason)
+    _remember_stash(plugin_input)
+    ensure_drainer(plugin_input.data_dir, plugin_input.plugin_dir or PLUGIN_DIR)
+    return f"queued scene {job.scene_id} ({job.action})"

@@ -1,0 +1,51 @@
+"""What the hook knows about the settings without asking Stash: a small file in the data dir.
+
+Settings live in Stash's configuration and cost a GraphQL request to read, too slow for a
+hook that runs inline in every save. Every task and drainer run writes `settings.json`
+(`stash.settings.write_hook_snapshot`) with only what the hook needs; the hook reads it with
+the standard library. A missing or unreadable snapshot means "enabled": an edit queued while
+sync is off costs one skipped job later, an edit dropped while sync is on is lost.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+SNAPSHOT_FILE = "settings.json"
+SNAPSHOT_VERSION = 1
+_MAX_BYTES = 64 * 1024
+
+
+def snapshot_path(data_dir: str | os.PathLike) -> str:
+    return os.path.join(os.fspath(data_dir), SNAPSHOT_FILE)
+
+
+def snapshot_document(enabled: bool, written_at: float) -> dict:
+    """The snapshot as stored; the writer lives in stash.settings, the format lives here."""
+    return {"version": SNAPSHOT_VERSION, "enabled": bool(enabled), "written_at": float(written_at)}
+
+
+def read_hook_snapshot(data_dir: str | os.PathLike) -> dict:
+    """`{"enabled": bool, "written_at": float | None}`; a missing or corrupt file reads as enabled."""
+    result = {"enabled": True, "written_at": None}
+    try:
+        with open(snapshot_path(data_dir), "rb") as handle:
+            raw = handle.read(_MAX_BYTES + 1)
+        if len(raw) > _MAX_BYTES:
+            return result
+        document = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError):
+        return result
+    if not isinstance(document, dict):
+        return result
+    if isinstance(document.get("enabled"), bool):
+        result["enabled"] = document["enabled"]
+    written_at = document.get("written_at")
+    if isinstance(written_at, (int, float)) and not isinstance(written_at, bool):
+        result["written_at"] = float(written_at)
+    return result
+
+
+def hook_enabled(data_dir: str | os.PathLike) -> bool:
+    """Whether the hook should queue scene changes (True unless a snapshot says off)."""
+    return bool(read_hook_snapshot(data_dir)["enabled"])

@@ -1,0 +1,220 @@
+"""The only door to Plex: one pooled session, plexapi as the transport, small dataclasses out.
+
+Builds a `requests.Session` with a bounded connection pool, separate connect and read timeouts
+and TLS verification from settings, and one persistent `X-Plex-Client-Identifier` per install
+(stored in the data directory: each new identifier shows up in Plex as a new device). Every
+call goes through plexapi's `PlexServer.query` inside `classified(...)`, so what leaves this
+module is either plain data (`Section`, `ListedFile`, `ItemState`) or a classified, redacted
+error. Nothing here knows about matching, fields or the job queue.
+"""
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import plexapi
+import requests
+from plexapi.server import PlexServer
+from plexapi.utils import joinArgs
+from requests.adapters import HTTPAdapter
+
+from common.datadir import read_json, write_private_json
+from common.settings import Settings
+from plex.errors import classified
+from plex.writer import ItemState
+
+PRODUCT = "PlexSync"
+IDENTIFIER_FILE = "plex_client_id.json"
+TAG_ELEMENTS = {"Genre": "genre", "Role": "actor", "Director": "director", "Collection": "collection"}
+VALUE_ATTRS = ("title", "summary", "originallyAvailableAt", "studio", "contentRating")
+SEARCH_TYPE = {"movie": 1, "show": 4}  # what to list per section type: movies, or the episodes of a show library
+IMAGE_ROUTES = {"poster": "posters", "art": "arts"}
+
+
+@dataclass(frozen=True)
+class Section:
+    key: int
+    title: str
+    type: str  # "movie" | "show" (others are listed but never synced)
+    locations: Tuple[str, ...] = ()
+    agent: str = ""
+
+    @property
+    def search_type(self) -> int:
+        return SEARCH_TYPE[self.type]
+
+
+@dataclass(frozen=True)
+class ListedFile:
+    rating_key: int
+    path: str
+    size: Optional[int]
+    added_at: Optional[int]
+
+
+@dataclass(frozen=True)
+class Page:
+    files: List[ListedFile]
+    items: int  # items on this page
+    total: int  # items in the whole listing
+
+
+def client_identifier(data_dir: Path) -> str:
+    """This install's identifier, created once (uuid4) in a 0600 file in the data directory."""
+    path = Path(data_dir) / IDENTIFIER_FILE
+    stored = read_json(path, {})
+    value = stored.get("client_identifier") if isinstance(stored, dict) else None
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    value = str(uuid.uuid4())
+    write_private_json(path, {"client_identifier": value})
+    return value
+
+
+def set_identity(identifier: str) -> None:
+    """plexapi copies BASE_HEADERS into every request: change it in place (rebinding does nothing)."""
+    plexapi.BASE_HEADERS["X-Plex-Client-Identifier"] = identifier
+    plexapi.BASE_HEADERS["X-Plex-Product"] = PRODUCT
+    plexapi.BASE_HEADERS["X-Plex-Device-Name"] = PRODUCT
+
+
+def make_session(settings: Settings, pool_size: int = 4) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.verify = bool(settings.verify_tls)
+    return session
+
+
+def _int(value: Optional[str]) -> Optional[int]:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _float(value: Optional[str]) -> Optional[float]:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def parse_item(root: ET.Element, rating_key: int) -> ItemState:
+    """An ItemState from GET /library/metadata/{ratingKey} (full tags and <Field locked>)."""
+    video = next((el for el in root if el.get("ratingKey") == str(rating_key)), None)
+    if video is None:
+        video = next(iter(root), None)
+    if video is None:
+        raise ET.ParseError(f"no item in the answer for {rating_key}")
+    tags: Dict[str, List[str]] = {}
+    thumbs: Dict[str, str] = {}
+    for child in video:
+        tag = TAG_ELEMENTS.get(child.tag)
+        if tag and child.get("tag") is not None:
+            tags.setdefault(tag, []).append(child.get("tag", ""))
+            if tag == "actor" and child.get("thumb"):
+                thumbs[child.get("tag", "")] = child.get("thumb", "")
+    locked = frozenset(f.get("name", "") for f in video.iter("Field") if f.get("locked") == "1")
+    files = tuple(part.get("file", "") for part in video.iter("Part") if part.get("file"))
+    section = _int(video.get("librarySectionID")) or _int(root.get("librarySectionID")) or 0
+    return ItemState(
+        rating_key=int(video.get("ratingKey") or rating_key), section_id=section, type=video.get("type", "movie"),
+        values={name: video.get(name, "") for name in VALUE_ATTRS},
+        tags={tag: tuple(names) for tag, names in tags.items()}, thumbs=thumbs, locked=locked,
+        user_rating=_float(video.get("userRating")), files=files)
+
+
+class PlexClient:
+    """A connected Plex server. Construct with `PlexClient.connect`; every method may raise classified errors."""
+
+    def __init__(self, server: PlexServer, settings: Settings):
+        self._server = server
+        self._secrets = settings.secrets
+        self.machine_identifier = server.machineIdentifier or ""
+
+    @classmethod
+    def connect(cls, settings: Settings, data_dir: Path, session: Optional[requests.Session] = None) -> "PlexClient":
+        """Check the settings, set this install's identity, and open the server (one GET /)."""
+        settings.require_plex()
+        set_identity(client_identifier(data_dir))
+        session = session or make_session(settings)
+        timeout = (float(settings.connect_timeout), float(settings.read_timeout))
+        with classified("connecting to Plex", settings.secrets):
+            server = PlexServer(settings.plex_url, settings.plex_token, session=session, timeout=timeout)
+        return cls(server, settings)
+
+    def _query(self, what: str, key: str, method: str = "get", fields: Tuple[str, ...] = (), **kwargs: Any) -> Any:
+        call = getattr(self._server._session, method)
+        with classified(what, self._secrets, fields):
+            return self._server.query(key, method=call, **kwargs)
+
+    def probe(self) -> None:
+        self._query("checking Plex", "/")
+
+    def sections(self) -> List[Section]:
+        root = self._query("listing Plex libraries", "/library/sections")
+        found = []
+        for el in root if root is not None else ():
+            if el.tag != "Directory" or _int(el.get("key")) is None:
+                continue
+            locations = tuple(loc.get("path", "") for loc in el.iter("Location") if loc.get("path"))
+            found.append(Section(int(el.get("key", "0")), el.get("title", ""), el.get("type", ""), locations,
+                                 el.get("agent", "")))
+        return found
+
+    def page(self, section: Section, start: int, size: int, newest_first: bool = False) -> Page:
+        """One page of a library's files (movies, or episodes of a show library)."""
+        args: Dict[str, Any] = {"type": section.search_type}
+        if newest_first:
+            args["sort"] = "addedAt:desc"
+        headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)}
+        root = self._query(f"listing library {section.title!r}", f"/library/sections/{section.key}/all{joinArgs(args)}",
+                           headers=headers)
+        files: List[ListedFile] = []
+        items = 0
+        for video in root if root is not None else ():
+            rating_key = _int(video.get("ratingKey"))
+            if rating_key is None:
+                continue
+            items += 1
+            added = _int(video.get("addedAt"))
+            for part in video.iter("Part"):
+                if part.get("file"):
+                    files.append(ListedFile(rating_key, part.get("file", ""), _int(part.get("size")), added))
+        total = _int(root.get("totalSize")) if root is not None else None
+        return Page(files, items, total if total is not None else start + items)
+
+    def item(self, rating_key: int) -> ItemState:
+        root = self._query(f"reading Plex item {rating_key}", f"/library/metadata/{rating_key}")
+        with classified(f"reading Plex item {rating_key}", self._secrets):
+            return parse_item(root, rating_key)
+
+    def edit(self, item: ItemState, params: Dict[str, Any], fields: Tuple[str, ...]) -> None:
+        """One PUT carrying every given field of one item (plexapi's LibrarySection._edit request)."""
+        args = dict(params, type=item.type_number, id=item.rating_key)
+        self._query(f"editing Plex item {item.rating_key}", f"/library/sections/{item.section_id}/all{joinArgs(args)}",
+                    method="put", fields=fields)
+
+    def rate(self, rating_key: int, rating: Optional[float]) -> None:
+        """Set the user rating (0..10) or clear it (None), as plexapi's RatingMixin.rate does."""
+        value = -1 if rating is None else rating
+        key = f"/:/rate?key={rating_key}&identifier=com.plexapp.plugins.library&rating={value}"
+        self._query(f"rating Plex item {rating_key}", key, method="put", fields=("userRating",))
+
+    def upload_image(self, rating_key: int, kind: str, data: bytes) -> None:
+        """Upload image bytes as the poster or background art (Plex never has to reach Stash)."""
+        self._query(f"uploading the {kind} of Plex item {rating_key}",
+                    f"/library/metadata/{rating_key}/{IMAGE_ROUTES[kind]}", method="post", data=data)
+
+    def scan(self, section: Section, folder: str) -> None:
+        """Ask Plex to scan one folder of a library (plexapi's LibrarySection.update(path=...))."""
+        self._query(f"asking library {section.title!r} to scan a folder",
+                    f"/library/sections/{section.key}/refresh{joinArgs({'path': folder})}")
+
+    def close(self) -> None:
+        self._server._session.close()

@@ -1,0 +1,104 @@
+"""Turns whatever plexapi and requests raise into PlexSync's four failure kinds, in one place.
+
+Every call that reaches Plex runs inside `classified(...)`, so the rest of `plex/` and the
+worker only ever see `common.errors` classes. Messages are one line, redacted (the token never
+appears, even if plexapi was configured to put it in URLs), and the original exception is not
+chained, because its text may carry headers or URLs we do not control.
+"""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Optional
+from xml.etree.ElementTree import ParseError
+
+import requests
+from plexapi.exceptions import BadRequest, NotFound, Unauthorized
+
+from common.errors import (ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, SyncError,
+                           TransientError)
+from common.redact import redact
+from common.settings import WHERE
+
+TOKEN_REJECTED = f"Plex rejected the token: check plex_token in {WHERE}"
+_STATUS = re.compile(r"^\((\d{3})\)")
+_MAX_DETAIL = 300
+
+
+class ItemVanished(NotInPlexYet):
+    """Plex answered 404 for a ratingKey we knew: the index is stale for that item."""
+
+    kind = "not_in_plex"
+
+
+def _short(text: str, secrets: Iterable[str]) -> str:
+    text = redact(" ".join(str(text).split()), secrets)
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+def _is_connect_failure(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when no connection was made at all (refused, unresolvable, connect timeout)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    text = f"{type(reason).__name__} {reason!r}" if reason is not None else repr(exc)
+    return any(marker in text for marker in ("NewConnectionError", "NameResolutionError",
+                                             "ConnectTimeoutError", "Connection refused"))
+
+
+def http_status(exc: BaseException) -> Optional[int]:
+    """The HTTP status plexapi put at the front of its message, e.g. '(503) service_unavailable; ...'."""
+    if isinstance(exc, Unauthorized):
+        return 401
+    if isinstance(exc, NotFound):
+        return 404
+    found = _STATUS.match(str(exc))
+    return int(found.group(1)) if found else None
+
+
+def classify(exc: BaseException, what: str, secrets: Iterable[str] = (), fields: Iterable[str] = ()) -> SyncError:
+    """The classified error for `exc`, raised while doing `what` (e.g. 'reading item 12')."""
+    secrets = tuple(s for s in secrets if s)
+    if isinstance(exc, SyncError):
+        return exc
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ConfigurationError(_short(
+            f"Plex's TLS certificate was rejected while {what}: install a trusted certificate, use http, "
+            f"or turn verify_tls off in {WHERE} ({exc})", secrets))
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if _is_connect_failure(exc):
+            return PlexUnreachable(_short(f"Plex is unreachable while {what}: {exc}", secrets))
+        return TransientError(_short(f"connection to Plex broke while {what}: {exc}", secrets))
+    if isinstance(exc, requests.exceptions.Timeout):
+        return TransientError(_short(f"Plex did not answer in time while {what}", secrets))
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
+                        ParseError)):
+        return TransientError(_short(f"Plex sent a broken answer while {what}: {exc}", secrets))
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema)):
+        return ConfigurationError(_short(f"plex_url is not usable ({exc}): {WHERE}", secrets))
+    if isinstance(exc, requests.exceptions.RequestException):
+        return TransientError(_short(f"request to Plex failed while {what}: {exc}", secrets))
+    status = http_status(exc)
+    if status in (401, 403):
+        return ConfigurationError(TOKEN_REJECTED)
+    if status == 404:
+        return ItemVanished(_short(f"Plex answered 404 while {what}", secrets))
+    if status is not None and (status >= 500 or status in (408, 429)):
+        return TransientError(_short(f"Plex answered {status} while {what}", secrets))
+    if status is not None:
+        named = ", ".join(fields)
+        about = f" (fields: {named})" if named else ""
+        return PermanentError(_short(f"Plex refused {what}{about} with {status}: {exc}", secrets))
+    return PermanentError(_short(f"unexpected failure while {what}: {type(exc).__name__}: {exc}", secrets))
+
+
+@contextmanager
+def classified(what: str, secrets: Iterable[str] = (), fields: Iterable[str] = ()) -> Iterator[None]:
+    """Run a Plex call; anything it raises leaves as a classified, redacted SyncError."""
+    try:
+        yield
+    except SyncError:
+        raise
+    except (requests.exceptions.RequestException, BadRequest, NotFound, Unauthorized, ParseError) as exc:
+        raise classify(exc, what, secrets, fields) from None

@@ -1,0 +1,77 @@
+"""Poster and background art from Stash's screenshot: download only when it changed, upload only new bytes.
+
+Stash's screenshot URL carries `?t=<timestamp>` that changes with the image, so an unchanged URL
+means an unchanged image and costs nothing. A changed URL costs one download from Stash (the
+caller's `fetch_image`, which carries Stash's credentials); the bytes' hash is then compared with
+what was last uploaded, so a re-generated but identical screenshot costs no Plex request. Only
+real image bytes are ever uploaded (the peer plugin once sent a video file as art).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from common.log import get_logger
+from common.models import Scene, SyncRecord
+from common.settings import Settings
+
+log = get_logger("plex.images")
+MAX_IMAGE_BYTES = 25 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """What to upload (if anything) and the image state to remember afterwards."""
+
+    data: bytes = b""
+    source: str = ""
+    digest: str = ""
+    poster: bool = False
+    art: bool = False
+
+    @property
+    def uploads(self) -> int:
+        return int(self.poster) + int(self.art)
+
+
+def image_type(data: bytes) -> Optional[str]:
+    """The image format from its magic bytes, or None for anything that is not an image."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def needs_download(scene: Scene, previous: Optional[SyncRecord], settings: Settings, force: bool = False) -> bool:
+    """True when the screenshot must be fetched: new URL, an enabled kind never uploaded, or force."""
+    if not scene.screenshot_url or not (settings.sync_poster or settings.sync_art):
+        return False
+    if force or previous is None or previous.image_source != scene.screenshot_url:
+        return True
+    return (settings.sync_poster and not previous.poster_hash) or (settings.sync_art and not previous.art_hash)
+
+
+def plan_images(scene: Scene, previous: Optional[SyncRecord], settings: Settings,
+                fetch_image: Callable[[str], bytes], force: bool = False) -> ImagePlan:
+    """Download the screenshot if needed and decide which of poster and art to upload."""
+    if not needs_download(scene, previous, settings, force):
+        return ImagePlan()
+    url = scene.screenshot_url or ""
+    data = fetch_image(url)
+    if not data or len(data) > MAX_IMAGE_BYTES or image_type(data) is None:
+        log.warning("scene %s: the screenshot is not an image (%d bytes), not uploaded", scene.id, len(data or b""))
+        return ImagePlan()
+    hashed = digest(data)
+    poster = settings.sync_poster and (force or previous is None or previous.poster_hash != hashed)
+    art = settings.sync_art and (force or previous is None or previous.art_hash != hashed)
+    return ImagePlan(data if poster or art else b"", url, hashed, poster, art)

@@ -1,0 +1,140 @@
+"""Which Plex item is this Stash scene? Decided from file paths only, in a fixed order.
+
+Order: the mapped full path exactly as Plex reports it → the normalised path (separators,
+trailing slashes, drive-letter case, then case and Unicode form for case-insensitive file
+systems) → a unique basename (with the same size when both sides know it). Any file of a
+multi-file scene may match. The first step that finds anything decides: one item is a match,
+several are ambiguous (under strict matching the caller fails naming them; otherwise the one
+whose path is most like the scene's wins). Never a title search. Lookups are injected, so the
+order is tested on in-memory candidates and run on the SQLite index in production.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+
+from common.models import SceneFile
+from common.pathmap import PathRule, map_path, normalize
+
+MATCHED, MISSING, AMBIGUOUS = "matched", "missing", "ambiguous"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    section_id: int
+    rating_key: int
+    path: str  # as Plex reports it
+    size: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    status: str  # "matched" | "missing" | "ambiguous"
+    rating_key: Optional[int] = None
+    section_id: Optional[int] = None
+    candidates: Tuple[str, ...] = ()  # Plex paths of every candidate item (ambiguous) or of the match
+    mapped_paths: Tuple[str, ...] = ()  # the scene's files as Plex should see them
+    step: str = ""  # "path" | "normalized" | "folded" | "basename", "+similarity" when guessed
+
+
+class Lookup(Protocol):
+    def by_path(self, path: str) -> List[Candidate]: ...
+    def by_norm(self, norm: str) -> List[Candidate]: ...
+    def by_fold(self, fold: str) -> List[Candidate]: ...
+    def by_base(self, base: str) -> List[Candidate]: ...
+
+
+def fold_key(path: str) -> str:
+    """Comparison key for case-insensitive file systems: normalised, NFC, case folded."""
+    return unicodedata.normalize("NFC", normalize(path)).casefold()
+
+
+def base_key(path: str) -> str:
+    return unicodedata.normalize("NFC", path.replace("\\", "/").rsplit("/", 1)[-1]).casefold()
+
+
+def _components(path: str) -> List[str]:
+    return [part for part in fold_key(path).split("/") if part]
+
+
+def similarity(a: str, b: str) -> Tuple[int, int]:
+    """(equal trailing path components, equal leading components): higher is more alike."""
+    left, right = _components(a), _components(b)
+    tail = 0
+    while tail < min(len(left), len(right)) and left[-1 - tail] == right[-1 - tail]:
+        tail += 1
+    head = 0
+    while head < min(len(left), len(right)) and left[head] == right[head]:
+        head += 1
+    return tail, head
+
+
+def _distinct(found: List[Candidate]) -> Dict[Tuple[int, int], Candidate]:
+    items: Dict[Tuple[int, int], Candidate] = {}
+    for candidate in found:
+        items.setdefault((candidate.section_id, candidate.rating_key), candidate)
+    return items
+
+
+def _same_size(candidates: List[Candidate], size: Optional[int]) -> List[Candidate]:
+    if not size:
+        return candidates
+    return [c for c in candidates if not c.size or c.size == size]
+
+
+def _best(items: Dict[Tuple[int, int], Candidate], mapped: Sequence[str], files: Sequence[SceneFile]) -> Candidate:
+    sizes = {f.size for f in files if f.size}
+
+    def score(candidate: Candidate) -> Tuple:
+        alike = max(similarity(candidate.path, path) for path in mapped)
+        return (alike, candidate.size in sizes, -candidate.rating_key)
+
+    return max(items.values(), key=score)
+
+
+def match_files(files: Sequence[SceneFile], rules: Tuple[PathRule, ...], lookup: Lookup,
+                strict: bool = True) -> MatchResult:
+    """Run the matching order over every file of a scene."""
+    mapped = tuple(map_path(f.path, rules) for f in files)
+    steps: List[Tuple[str, Callable[[str, SceneFile], List[Candidate]]]] = [
+        ("path", lambda path, f: lookup.by_path(path)),
+        ("normalized", lambda path, f: lookup.by_norm(normalize(path))),
+        ("folded", lambda path, f: lookup.by_fold(fold_key(path))),
+        ("basename", lambda path, f: _same_size(lookup.by_base(base_key(path)), f.size)),
+    ]
+    for step, find in steps:
+        found: List[Candidate] = []
+        for path, scene_file in zip(mapped, files):
+            found.extend(find(path, scene_file))
+        items = _distinct(found)
+        if not items:
+            continue
+        if len(items) == 1:
+            only = next(iter(items.values()))
+            return MatchResult(MATCHED, only.rating_key, only.section_id, (only.path,), mapped, step)
+        paths = tuple(sorted({c.path for c in found}))
+        if strict:
+            return MatchResult(AMBIGUOUS, None, None, paths, mapped, step)
+        best = _best(items, mapped, files)
+        return MatchResult(MATCHED, best.rating_key, best.section_id, paths, mapped, step + "+similarity")
+    return MatchResult(MISSING, mapped_paths=mapped)
+
+
+class MemoryLookup:
+    """Lookup over a list of candidates (tests, and small one-off checks)."""
+
+    def __init__(self, candidates: Sequence[Candidate]):
+        self.candidates = list(candidates)
+
+    def by_path(self, path: str) -> List[Candidate]:
+        return [c for c in self.candidates if c.path == path]
+
+    def by_norm(self, norm: str) -> List[Candidate]:
+        return [c for c in self.candidates if normalize(c.path) == norm]
+
+    def by_fold(self, fold: str) -> List[Candidate]:
+        return [c for c in self.candidates if fold_key(c.path) == fold]
+
+    def by_base(self, base: str) -> List[Candidate]:
+        return [c for c in self.candidates if base_key(c.path) == base]

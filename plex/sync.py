@@ -1,0 +1,173 @@
+"""PlexTarget: the one object the worker holds to make a Plex item say what a Stash scene says.
+
+It ties the parts together — index (where is the scene in Plex?), fields (what should Plex
+say?), writer (what must change?), images (did the screenshot change?) — and owns the request
+budget: an unchanged scene costs no request; a changed one costs a read of the item, one PUT,
+the rating, and one upload per changed image. It raises only `common.errors` classes and hands
+back `SyncRecord`s and `MatchResult`s, never plexapi objects; it knows nothing of the queue.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from common.errors import NotInPlexYet, PermanentError
+from common.log import get_logger
+from common.models import Scene, SyncRecord
+from common.pathmap import map_path
+from common.settings import WHERE, Settings
+from plex.client import PlexClient
+from plex.errors import ItemVanished
+from plex.fields import for_item_type, metadata_hash, wanted
+from plex.images import ImagePlan, needs_download, plan_images
+from plex.index import LibraryIndex
+from plex.library import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, LibraryState
+from plex.matcher import AMBIGUOUS, MATCHED, MISSING, MatchResult, match_files
+from plex.writer import ART_LOCK, POSTER_LOCK, ItemState, plan_edit
+
+log = get_logger("plex")
+NAMED_PATHS = 5
+
+
+def _paths_text(paths: Sequence[str]) -> str:
+    shown = ", ".join(paths[:NAMED_PATHS])
+    return shown + (f" and {len(paths) - NAMED_PATHS} more" if len(paths) > NAMED_PATHS else "")
+
+
+class PlexTarget:
+    """One per drainer. Build with `PlexTarget.connect(...)`; every method raises classified errors."""
+
+    def __init__(self, settings: Settings, client: PlexClient, index: LibraryIndex, library: LibraryState,
+                 fetch_image: Callable[[str], bytes], clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self.client = client
+        self.index = index
+        self.library = library
+        self.fetch_image = fetch_image
+        self.clock = clock
+        self._rules = settings.path_rules
+
+    @classmethod
+    def connect(cls, settings: Settings, data_dir: Path, db_path: Path, fetch_image: Callable[[str], bytes], *,
+                clock: Callable[[], float] = time.time, page_size: int = PAGE_SIZE, max_age: float = MAX_AGE,
+                recent_interval: float = RECENT_INTERVAL, scan_interval: float = SCAN_INTERVAL) -> "PlexTarget":
+        """Open Plex (GET /), check the libraries setting (GET /library/sections), open the index."""
+        client = PlexClient.connect(settings, Path(data_dir))
+        index: Optional[LibraryIndex] = None
+        try:
+            index = LibraryIndex(Path(db_path))
+            library = LibraryState(client, index, settings.libraries, clock=clock, page_size=page_size,
+                                   max_age=max_age, recent_interval=recent_interval, scan_interval=scan_interval)
+            library.load_sections()
+        except BaseException:
+            client.close()
+            if index is not None:
+                index.close()
+            raise
+        return cls(settings, client, index, library, fetch_image, clock)
+
+    # -- reads ------------------------------------------------------------------------------
+    def probe(self) -> None:
+        """A cheap GET / : raises PlexUnreachable, ConfigurationError (token) or TransientError."""
+        self.client.probe()
+
+    def refresh_index(self, full: bool = False) -> int:
+        """Rebuild the index (full, or when stale) or read the newest items; returns files read."""
+        if full or self.index.is_stale(self.library.signature(), self.clock(), self.library.max_age):
+            return self.library.rebuild()
+        return self.library.refresh_recent(force=True)
+
+    def match(self, scene: Scene) -> MatchResult:
+        """Which Plex item is this scene (no writes): index first, newest items before "missing"."""
+        if not scene.files:
+            return MatchResult(MISSING)
+        self.library.ensure_fresh()
+        result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
+        if result.status == MISSING and self.library.refresh_recent():
+            result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
+        return result
+
+    # -- the sync ---------------------------------------------------------------------------
+    def sync_scene(self, scene: Scene, previous: Optional[SyncRecord], force: bool = False) -> SyncRecord:
+        """Make the scene's Plex item say what Stash says; returns the record for the caller to keep."""
+        want = wanted(scene, self.settings)
+        mapped = [map_path(f.path, self._rules) for f in scene.files]
+        digest = metadata_hash(want, mapped, self.settings.preserve_plex_edits)
+        if (not force and previous is not None and previous.metadata_hash == digest
+                and not needs_download(scene, previous, self.settings)):
+            return previous
+        item = self._read(scene, previous)
+        same_item = previous if previous is not None and previous.rating_key == item.rating_key else None
+        images = plan_images(scene, same_item, self.settings, self.fetch_image, force)
+        locks = ((POSTER_LOCK,) if images.poster else ()) + ((ART_LOCK,) if images.art else ())
+        plan = plan_edit(for_item_type(want, item.type), item, self.index.written(item.rating_key),
+                         self.settings.preserve_plex_edits, locks)
+        try:
+            if images.poster:
+                self.client.upload_image(item.rating_key, "poster", images.data)
+            if images.art:
+                self.client.upload_image(item.rating_key, "art", images.data)
+            for params in plan.requests():
+                self.client.edit(item, params, tuple(sorted({k.split(".")[0].split("[")[0] for k in params})))
+            if plan.rate:
+                self.client.rate(item.rating_key, plan.rating)
+        except ItemVanished:
+            self.index.remove_item(item.rating_key)
+            raise
+        now = self.clock()
+        self.index.set_written(item.rating_key, plan.written, now)
+        if plan.kept:
+            log.info("scene %s: kept hand edits in Plex for %s", scene.id, ", ".join(plan.kept))
+        log.debug("scene %s -> Plex item %s: wrote %s%s%s", scene.id, item.rating_key,
+                  ", ".join(plan.fields) or "no fields", ", rating" if plan.rate else "",
+                  f", {images.uploads} image(s)" if images.uploads else "")
+        return self._record(scene, item, digest, images, same_item, now)
+
+    def _record(self, scene: Scene, item: ItemState, digest: str, images: ImagePlan,
+                same_item: Optional[SyncRecord], now: float) -> SyncRecord:
+        source = same_item.image_source if same_item else ""
+        poster = same_item.poster_hash if same_item else ""
+        art = same_item.art_hash if same_item else ""
+        if images.digest:
+            source = images.source
+            poster = images.digest if self.settings.sync_poster else poster
+            art = images.digest if self.settings.sync_art else art
+        return SyncRecord(scene.id, item.section_id, item.rating_key, digest, source, poster, art, now)
+
+    def _resolve(self, scene: Scene, previous: Optional[SyncRecord]) -> MatchResult:
+        if not scene.files:
+            raise NotInPlexYet(f"scene {scene.id} has no files in Stash, so it cannot be found in Plex")
+        result = self.match(scene)
+        if result.status == MATCHED:
+            return result
+        if result.status == AMBIGUOUS:
+            raise PermanentError(
+                f"scene {scene.id} matches {len(result.candidates)} Plex files ({result.step} match): "
+                f"{_paths_text(result.candidates)}; remove the duplicate in Plex or turn strict_matching off in {WHERE}")
+        note = ""
+        if self.settings.trigger_plex_scan and previous is None and result.mapped_paths:
+            folder = self.library.request_scan(result.mapped_paths[0])
+            note = f"; asked Plex to scan {folder}" if folder else ""
+        raise NotInPlexYet(f"scene {scene.id} is not in Plex yet (looked for {_paths_text(result.mapped_paths)}){note}")
+
+    def _read(self, scene: Scene, previous: Optional[SyncRecord]) -> ItemState:
+        """The matched item's full state; a vanished ratingKey refreshes the index and matches once more."""
+        result = self._resolve(scene, previous)
+        try:
+            return self.client.item(int(result.rating_key or 0))
+        except ItemVanished:
+            self.index.remove_item(int(result.rating_key or 0))
+        self.library.refresh_recent(force=True)
+        again = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
+        if again.status == MATCHED and again.rating_key != result.rating_key:
+            try:
+                return self.client.item(int(again.rating_key or 0))
+            except ItemVanished:
+                self.index.remove_item(int(again.rating_key or 0))
+        raise NotInPlexYet(f"scene {scene.id}: its Plex item {result.rating_key} is gone; "
+                           f"waiting for Plex to list {_paths_text(result.mapped_paths)} again")
+
+    def close(self) -> None:
+        self.client.close()
+        self.index.close()

@@ -1,0 +1,205 @@
+"""The GraphQL PlexSync sends to Stash, and the mapping of Stash's answer to `common.models.Scene`.
+
+Documents are module constants so a contract test can validate each one against Stash's real
+schema; they ask only for the fields the sync uses, never stashapi's introspected everything
+fragments. The mapping is a pure function of the JSON, so it is tested without a server.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from urllib.parse import parse_qs, urlsplit
+
+from common.errors import PermanentError
+from common.models import Performer, Scene, SceneFile
+
+SCENE_FRAGMENT = """
+fragment PlexSyncScene on Scene {
+  id
+  title
+  details
+  director
+  date
+  rating100
+  organized
+  updated_at
+  files { path size }
+  paths { screenshot }
+  studio { name parent_studio { name } }
+  performers { name disambiguation image_path }
+  tags { name }
+  groups { group { name } }
+}
+"""
+
+FIND_SCENES_BY_IDS = """
+query PlexSyncFindScenes($ids: [ID!], $filter: FindFilterType) {
+  findScenes(ids: $ids, filter: $filter) {
+    scenes { ...PlexSyncScene }
+  }
+}
+""" + SCENE_FRAGMENT
+
+FIND_SCENE_IDS = """
+query PlexSyncSceneIds($scene_filter: SceneFilterType, $filter: FindFilterType) {
+  findScenes(scene_filter: $scene_filter, filter: $filter) {
+    count
+    scenes { id }
+  }
+}
+"""
+
+COUNT_SCENES = """
+query PlexSyncCountScenes($scene_filter: SceneFilterType, $filter: FindFilterType) {
+  findScenes(scene_filter: $scene_filter, filter: $filter) { count }
+}
+"""
+
+PLUGIN_SETTINGS = """
+query PlexSyncPluginSettings($include: [ID!]) {
+  configuration { plugins(include: $include) }
+}
+"""
+
+VERSION = """
+query PlexSyncVersion {
+  version { version hash }
+}
+"""
+
+# What stashapi sends while it connects (stashapi/stashapp.py), checked against the schema too.
+STASHAPI_CONNECT = (
+    "query StashVersion{ version { build_time hash version } }",
+    "query getApiKey{ configuration { general { apiKey } } }",
+)
+
+DOCUMENTS: Dict[str, str] = {
+    "PlexSyncFindScenes": FIND_SCENES_BY_IDS,
+    "PlexSyncSceneIds": FIND_SCENE_IDS,
+    "PlexSyncCountScenes": COUNT_SCENES,
+    "PlexSyncPluginSettings": PLUGIN_SETTINGS,
+    "PlexSyncVersion": VERSION,
+}
+
+_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+def scene_filter(updated_since: Optional[str] = None, after_id: Optional[int] = None) -> Dict[str, Any]:
+    """A SceneFilterType: scenes updated after `updated_since` (text compare) and with id > `after_id`."""
+    result: Dict[str, Any] = {}
+    if updated_since:
+        result["updated_at"] = {"value": updated_since, "modifier": "GREATER_THAN"}
+    if after_id is not None:
+        result["id"] = {"value": int(after_id), "modifier": "GREATER_THAN"}
+    return result
+
+
+def recent_cutoff(hours: float = 24.0, now: Optional[datetime] = None) -> str:
+    """The `updated_since` text for "changed in the last `hours`": local time, to the minute.
+
+    Stash stores updated_at as RFC3339 text in its local time and compares the filter value as
+    text (as its own UI does, "2026-01-10T12:00"); the plugin runs beside Stash, so local
+    time here is Stash's local time.
+    """
+    moment = (now or datetime.now()) - timedelta(hours=hours)
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+def scene_from_graphql(data: Mapping[str, Any]) -> Scene:
+    """Map one scene of a findScenes answer (fields of SCENE_FRAGMENT) to a Scene."""
+    if not isinstance(data, Mapping):
+        raise PermanentError(f"Stash answered a scene that is not an object ({type(data).__name__})")
+    try:
+        scene_id = int(data["id"])
+    except (KeyError, TypeError, ValueError):
+        raise PermanentError(f"Stash answered a scene without a numeric id: {str(data.get('id'))[:40]!r}") from None
+    studio = data.get("studio") or {}
+    parent = studio.get("parent_studio") or {}
+    paths = data.get("paths") or {}
+    rating = data.get("rating100")
+    return Scene(
+        id=scene_id,
+        title=_text(data.get("title")),
+        details=_text(data.get("details")),
+        date=_date(data.get("date")),
+        rating100=int(rating) if isinstance(rating, (int, float)) and not isinstance(rating, bool) else None,
+        studio=_text(studio.get("name")) or None,
+        parent_studio=_text(parent.get("name")) or None,
+        performers=_performers(data.get("performers") or ()),
+        tags=_unique(_text(tag.get("name")) for tag in data.get("tags") or () if isinstance(tag, Mapping)),
+        director=_text(data.get("director")) or None,
+        groups=_unique(
+            _text((entry.get("group") or {}).get("name"))
+            for entry in data.get("groups") or ()
+            if isinstance(entry, Mapping)
+        ),
+        files=_files(data.get("files") or ()),
+        screenshot_url=_text(paths.get("screenshot")) or None,
+        updated_at=_text(data.get("updated_at")),
+        organized=bool(data.get("organized")),
+    )
+
+
+def is_placeholder_image(url: Optional[str]) -> bool:
+    """Stash marks a performer without an image with `default=true` in image_path's query."""
+    if not url:
+        return True
+    values = parse_qs(urlsplit(url).query).get("default", ())
+    return any(value.lower() == "true" for value in values)
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _date(value: Any) -> Optional[str]:
+    """YYYY-MM-DD; a partial date (YYYY or YYYY-MM) is padded to the first day, as Plex needs a day."""
+    text = _text(value)
+    if _FULL_DATE.match(text):
+        return text
+    partial = _PARTIAL_DATE.match(text)
+    if partial:
+        return f"{partial.group(1)}-{partial.group(2) or '01'}-01"
+    return None
+
+
+def _unique(names: Iterable[str]) -> Tuple[str, ...]:
+    seen: Dict[str, None] = {}
+    for name in names:
+        if name and name not in seen:
+            seen[name] = None
+    return tuple(seen)
+
+
+def _performers(entries: Iterable[Any]) -> Tuple[Performer, ...]:
+    result: List[Performer] = []
+    names = set()
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        name = _text(entry.get("name"))
+        disambiguation = _text(entry.get("disambiguation"))
+        if name and disambiguation:
+            name = f"{name} ({disambiguation})"  # as Stash shows it; keeps namesakes apart in Plex
+        if not name or name in names:
+            continue
+        names.add(name)
+        image = _text(entry.get("image_path"))
+        result.append(Performer(name=name, image_url=None if is_placeholder_image(image) else image))
+    return tuple(result)
+
+
+def _files(entries: Iterable[Any]) -> Tuple[SceneFile, ...]:
+    result: List[SceneFile] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping) or not _text(entry.get("path")):
+            continue
+        size = entry.get("size")
+        try:
+            size = int(size) if size is not None and not isinstance(size, bool) else None
+        except (TypeError, ValueError):
+            size = None
+        result.append(SceneFile(path=entry["path"], size=size))
+    return tuple(result)

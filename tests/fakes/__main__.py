@@ -1,0 +1,124 @@
+"""`python -m tests.fakes serve`: a fake Stash and a fake Plex over one seeded world, for
+tests that run the product as separate processes, and for trying the plugin by hand.
+
+Prints exactly one JSON line on stdout once both servers answer — stash_url, plex_url,
+plex_token, stash_api_key ("" without login), path_map, plex_sections — then serves until
+SIGTERM or SIGINT. Fault injection and counts go through each server's /__fake__/ API.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run a fake Stash and a fake Plex until killed")
+    serve.add_argument("--scenes", type=int, default=200)
+    serve.add_argument("--seed", type=int, default=1)
+    serve.add_argument("--stash-port", type=int, default=0)
+    serve.add_argument("--plex-port", type=int, default=0)
+    serve.add_argument("--plex-latency-ms", type=float, default=0.0)
+    serve.add_argument("--stash-api-key", default="")
+    serve.add_argument("--plex-token", default="fake-plex-token")
+    serve.add_argument("--stash-root", default="/data/videos")
+    serve.add_argument("--plex-root", default="/media/videos")
+    args = parser.parse_args(argv)
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from tests.fakes.plex_server import FakePlexServer
+    from tests.fakes.stash_server import FakeStashServer
+    from tests.fakes.world import build_world
+
+    finished = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: finished.set())
+
+    world = build_world(args.scenes, args.seed, args.stash_root, args.plex_root)
+    stash = FakeStashServer(world.stash_data, api_key=args.stash_api_key)
+    plex = FakePlexServer(token=args.plex_token)
+    world.populate_plex(plex)
+    stash.port, plex.port = args.stash_port, args.plex_port
+    stash.start()
+    plex.start()
+    plex.latency(args.plex_latency_ms)
+    try:
+        print(json.dumps({
+            "stash_url": stash.url, "plex_url": plex.url, "plex_token": plex.token,
+            "stash_api_key": stash.api_key, "path_map": world.path_map,
+            "plex_sections": world.plex_sections,
+        }), flush=True)
+        while not finished.wait(1.0):
+            pass
+    finally:
+        plex.stop()
+        stash.stop()
+    return 0
+
+
+def launch(*serve_args: str, deadline: float = 120.0) -> tuple[subprocess.Popen, dict, float]:
+    """Starts `python -m tests.fakes serve ...`; returns the process, its JSON line, seconds to it.
+
+    Used by tests and bench/fakes_startup.py; raises (after killing it) if no line comes in time.
+    """
+    started = time.monotonic()
+    errors = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes", "serve", *serve_args], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=errors, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+    try:
+        line = lines.get(timeout=deadline)
+    except queue.Empty:
+        line = ""
+    if not line:
+        proc.kill()
+        proc.wait(30)
+        errors.seek(0)
+        raise RuntimeError(f"fakes did not come up within {deadline}s: "
+                           f"{errors.read()[-2000:].decode(errors='replace')}")
+    errors.close()
+    return proc, json.loads(line), time.monotonic() - started
+
+
+def terminate(proc: subprocess.Popen, timeout: float = 30.0) -> int:
+    """SIGTERM, then the exit code (the process is killed if it outlives `timeout`)."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    finally:
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def rss_bytes(pid: int) -> Optional[int]:
+    """Resident memory of a process from /proc (Linux); None where that is unavailable."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""A stateful fake Plex Media Server for PlexSync's tests, spoken to by real plexapi over HTTP.
+
+It answers the requests plexapi 4.18 makes for PlexSync's work (server root, sections, paged
+listings, metadata, edits, ratings, image uploads, partial scans) in the XML shape of a real
+server, refuses what Plex refuses (401 without the token, 400 for malformed edits, 404 for
+unknown items), and inherits latency/fault injection and request counts from FakeHTTPServer.
+
+Test-side API (beyond tests/fakes/base.py):
+    plex = FakePlexServer(token="fake-plex-token"); url = plex.start()
+    plex.add_section(1, "Videos", "movie", ["/data/videos"])
+    rk = plex.add_movie(1, ["/data/videos/a.mp4"], "A", genres=["x"], actors=[("Ann", "http://t")])
+    rk = plex.add_episode(2, ["/tv/s/e1.mp4"], "E1", show_title="S", season=1, episode=1)
+    plex.add_pending_file(1, "/data/videos/new.mp4", "New")   # appears after a refresh?path= covering it
+    plex.item(rk) -> dict;  plex.find_by_file(path) -> ratingKey | None
+    plex.refreshes -> [(section_key, path | None)];  plex.item_refreshes -> [ratingKey]
+    plex.tag_edit_mode = "add" | "replace"    # what indexed tags do to an item's existing tags
+    plex.scan_delay = 0.0                      # seconds before a refresh's pending files appear
+    plex.refresh_resets_unlocked = False       # PUT .../refresh drops unlocked edits, as an agent would
+Field keyword arguments use Plex's names (summary, studio, originallyAvailableAt, contentRating,
+tagline, year, titleSort, userRating...), tags their plural names (genres, actors, directors,
+writers, producers, countries, collections, labels), and locked=set_of_field_names.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Optional, Union
+
+from tests.fakes import plex_xml
+from tests.fakes.base import FakeHTTPServer, HTTPError, Request, Response
+from tests.fakes.plex_model import (KIND_FIELDS, SEARCH_TYPES, SECTION_TYPES, TAG_PLURALS, EditError, Item,
+                                    Library, parse_edit, tag_name)
+
+UNAUTHORIZED = b"<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"
+BAD_REQUEST = b"<html><head><title>Bad Request</title></head><body><h1>400 Bad Request</h1></body></html>"
+IMAGE_KINDS = {"posters": "posters", "arts": "arts", "poster": "posters", "art": "arts"}
+
+
+def _bad_request(detail: str = "") -> HTTPError:
+    return HTTPError(400, BAD_REQUEST.replace(b"</h1>", f"</h1>{detail}".encode()))
+
+
+class FakePlexServer(FakeHTTPServer):
+    def __init__(self, token: str = "fake-plex-token", machine_identifier: str = "fakeplex0001",
+                 friendly_name: str = "Fake Plex"):
+        super().__init__()
+        self.token, self.machine_identifier, self.friendly_name = token, machine_identifier, friendly_name
+        self.library = Library()
+        self.refreshes: list[tuple[int, Optional[str]]] = []
+        self.item_refreshes: list[int] = []
+        self.scan_delay = 0.0
+        self.refresh_resets_unlocked = False
+        self._routes_setup()
+
+    @property
+    def tag_edit_mode(self) -> str:
+        return self.library.tag_edit_mode
+
+    @tag_edit_mode.setter
+    def tag_edit_mode(self, mode: str) -> None:
+        if mode not in ("add", "replace"):
+            raise ValueError(mode)
+        self.library.tag_edit_mode = mode
+
+    # -- test-side API ---------------------------------------------------------------------
+    def add_section(self, key: int, title: str, type: str, locations: list[str],
+                    agent: Optional[str] = None) -> None:
+        self.library.add_section(key, title, type, locations, agent)
+
+    def add_movie(self, section_key: int, files: list[str], title: str, size: Optional[int] = None,
+                  added_at: Optional[int] = None, **fields: Any) -> int:
+        return self.library.add_movie(section_key, files, title, size, added_at, fields)
+
+    def add_episode(self, section_key: int, files: list[str], title: str, show_title: str, season: int,
+                    episode: int, size: Optional[int] = None, added_at: Optional[int] = None,
+                    **fields: Any) -> int:
+        return self.library.add_episode(section_key, files, title, show_title, season, episode, size,
+                                        added_at, fields)
+
+    def add_pending_file(self, section_key: int, file: str, title: str, size: Optional[int] = None,
+                         **fields: Any) -> None:
+        """A file on disk Plex has not scanned yet. In a show section pass show_title, season, episode."""
+        with self.library.lock:
+            if section_key not in self.library.sections or file in self.library.by_file:
+                raise ValueError(f"unknown section {section_key} or known file {file}")
+            self.library.pending.append((section_key, file, dict(fields, title=title, size=size)))
+
+    def item(self, rating_key: int) -> dict:
+        with self.library.lock:
+            return _describe(self.library, self.library.items[rating_key])
+
+    def find_by_file(self, path: str) -> Optional[int]:
+        with self.library.lock:
+            return self.library.by_file.get(path)
+
+    def scan(self, section_key: int, path: Optional[str] = None) -> list[int]:
+        """Turn the pending files under `path` (all when None) into items, as a finished scan does."""
+        added = []
+        with self.library.lock:
+            for _, file, fields in self.library.covered_pending(section_key, path):
+                fields = dict(fields)
+                title, size = fields.pop("title"), fields.pop("size")
+                if self.library.sections[section_key].type == "movie":
+                    added.append(self.add_movie(section_key, [file], title, size, **fields))
+                else:
+                    added.append(self.add_episode(section_key, [file], title, size=size, **fields))
+        return added
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def authenticate(self, req: Request) -> Optional[Response]:
+        if req.path == "/identity" or req.arg("X-Plex-Token") == self.token:
+            return None
+        return Response(401, UNAUTHORIZED, "text/html")
+
+    def _routes_setup(self) -> None:
+        routes = [
+            ("GET", "/", self._root),
+            ("GET", "/identity", self._identity),
+            ("GET", "/library", self._library),
+            ("GET", "/library/sections", self._sections),
+            ("GET", "/library/sections/{id}/all", self._all),
+            ("PUT", "/library/sections/{id}/all", self._edit),
+            ("GET", "/library/sections/{id}/refresh", self._refresh_section),
+            ("GET", "/library/metadata/{ids}", self._metadata),
+            ("GET", "/library/metadata/{id}/children", self._children),
+            ("PUT", "/library/metadata/{id}/refresh", self._refresh_item),
+            ("PUT", "/:/rate", self._rate),
+        ]
+        for kind in ("poster", "art"):
+            routes += [("POST", f"/library/metadata/{{id}}/{kind}s", self._upload),
+                       ("GET", f"/library/metadata/{{id}}/{kind}s", self._images),
+                       ("PUT", f"/library/metadata/{{id}}/{kind}", self._select)]
+        for method, pattern, handler in routes:
+            self.route(method, pattern, handler)
+
+    @staticmethod
+    def _xml(root: Any) -> Response:
+        return Response(200, plex_xml.to_bytes(root))
+
+    def _root(self, req: Request) -> Response:
+        return self._xml(plex_xml.server_root(self.friendly_name, self.machine_identifier, 1700000000))
+
+    def _identity(self, req: Request) -> Response:
+        return self._xml(plex_xml.container([], claimed=1, machineIdentifier=self.machine_identifier,
+                                            version=plex_xml.VERSION))
+
+    def _library(self, req: Request) -> Response:
+        return self._xml(plex_xml.library_root())
+
+    def _sections(self, req: Request) -> Response:
+        with self.library.lock:
+            return self._xml(plex_xml.sections(sorted(self.library.sections.values(), key=lambda s: s.key)))
+
+    def _section(self, req: Request) -> Any:
+        section = self.library.sections.get(_int(req.params["id"]))
+        if section is None:
+            raise HTTPError(404)
+        return section
+
+    def _search_type(self, req: Request, section: Any, required: bool) -> int:
+        raw = req.arg("type")
+        if raw is None and not required:
+            return SECTION_TYPES[section.type][0]
+        search_type = _int(raw)
+        if search_type not in SECTION_TYPES[section.type]:
+            raise _bad_request(f"type {raw} does not fit a {section.type} section")
+        return search_type
+
+    def _all(self, req: Request) -> Response:
+        start = max(0, _int(req.arg("X-Plex-Container-Start") or "0"))
+        size = req.arg("X-Plex-Container-Size")
+        with self.library.lock:
+            section = self._section(req)
+            search_type = self._search_type(req, section, required=False)
+            ordered = section.ordered(search_type)
+            end = len(ordered) if size is None else start + max(0, _int(size))
+            keys = [entry[-1] for entry in ordered[start:end]]
+            return self._xml(plex_xml.listing(self.library, section, search_type, keys, start, len(ordered)))
+
+    def _metadata(self, req: Request) -> Response:
+        keys = [_int(part) for part in req.params["ids"].split(",") if part]
+        with self.library.lock:
+            items = [self.library.items[key] for key in keys if key in self.library.items]
+            if not items:
+                raise HTTPError(404)
+            return self._xml(plex_xml.metadata(self.library, items))
+
+    def _children(self, req: Request) -> Response:
+        with self.library.lock:
+            parent = self._known_item(req.params["id"])
+            children = [self.library.items[key] for key in parent.children or ()]
+            children.sort(key=lambda child: child.index or 0)
+            if not children:
+                return self._xml(plex_xml.container([]))
+            return self._xml(plex_xml.metadata(self.library, children))
+
+    def _known_item(self, raw_key: str) -> Item:
+        item = self.library.items.get(_int(raw_key))
+        if item is None:
+            raise HTTPError(404)
+        return item
+
+    def _edit(self, req: Request) -> Response:
+        with self.library.lock:
+            section = self._section(req)
+            kind = SEARCH_TYPES[self._search_type(req, section, required=True)]
+            ids = [_int(part) for part in (req.arg("id") or "").split(",") if part]
+            if not ids:
+                raise _bad_request("no id")
+            try:
+                plan = parse_edit(req.query, kind)
+            except EditError as err:
+                raise _bad_request(str(err)) from None
+            items = [self._known_item(str(key)) for key in ids]
+            if any(item.section_key != section.key or item.kind != kind for item in items):
+                raise _bad_request("item not of this section and type")
+            for item in items:
+                self.library.apply_edit(item, plan)
+        return Response(200, b"")
+
+    def _rate(self, req: Request) -> Response:
+        if req.arg("identifier") != plex_xml.IDENTIFIER:
+            raise _bad_request("identifier")
+        try:
+            rating = float(req.arg("rating") or "")
+        except ValueError:
+            raise _bad_request("rating") from None
+        if not (0 <= rating <= 10 or rating == -1):
+            raise _bad_request("rating")
+        with self.library.lock:
+            item = self._known_item(req.arg("key") or "")
+            if rating == -1:
+                item.fields.pop("userRating", None)
+            else:
+                item.fields["userRating"] = f"{rating:g}"
+                item.fields["lastRatedAt"] = str(item.updated_at)
+        return Response(200, b"")
+
+    def _upload(self, req: Request) -> Response:
+        kind = IMAGE_KINDS[req.path.rsplit("/", 1)[1]]
+        payload: Union[bytes, str, None] = req.arg("url") or req.body or None
+        if payload is None:
+            raise _bad_request("no image")
+        with self.library.lock:
+            self.library.add_image(self._known_item(req.params["id"]), kind, payload)
+        return Response(200, b"")
+
+    def _images(self, req: Request) -> Response:
+        kind = IMAGE_KINDS[req.path.rsplit("/", 1)[1]]
+        with self.library.lock:
+            item = self._known_item(req.params["id"])
+            chosen = self.library.selected_image(item, kind)
+            return self._xml(plex_xml.images(item, kind, chosen[0] if chosen else None))
+
+    def _select(self, req: Request) -> Response:
+        kind = IMAGE_KINDS[req.path.rsplit("/", 1)[1]]
+        with self.library.lock:
+            if not self.library.select_image(self._known_item(req.params["id"]), kind, req.arg("url") or ""):
+                raise _bad_request("unknown image")
+        return Response(200, b"")
+
+    def _refresh_section(self, req: Request) -> Response:
+        section = self._section(req)
+        path = req.arg("path")
+        with self.library.lock:
+            self.refreshes.append((section.key, path))
+        if self.scan_delay > 0:
+            timer = threading.Timer(self.scan_delay, self.scan, (section.key, path))
+            timer.daemon = True
+            timer.start()
+        else:
+            self.scan(section.key, path)
+        return Response(200, b"")
+
+    def _refresh_item(self, req: Request) -> Response:
+        with self.library.lock:
+            item = self._known_item(req.params["id"])
+            self.item_refreshes.append(item.rating_key)
+            if self.refresh_resets_unlocked:
+                self.library.agent_refresh(item)
+        return Response(200, b"")
+
+
+def _int(raw: Optional[str]) -> int:
+    try:
+        return int(raw or "")
+    except ValueError:
+        raise _bad_request(f"not an integer: {raw!r}") from None
+
+
+def _describe(lib: Library, item: Item) -> dict:
+    """The item's state for assertions, with Plex's field names and typed values."""
+    f = item.fields
+    state: dict[str, Any] = {name: f.get(name) for name in sorted(set().union(*KIND_FIELDS.values()))}
+    state.update(ratingKey=item.rating_key, type=item.kind, librarySectionID=item.section_key,
+                 year=_maybe(int, f.get("year")), userRating=_maybe(float, f.get("userRating")),
+                 addedAt=item.added_at, updatedAt=item.updated_at, locked=set(item.locked or ()),
+                 files=[m[2] for m in item.media], index=item.index, parentRatingKey=item.parent_key)
+    for plural, tag in TAG_PLURALS.items():
+        entries = item.tag_list(tag)
+        state[plural] = [(e[0], e[1]) for e in entries] if tag == "actor" else [tag_name(e) for e in entries]
+    for kind in ("posters", "arts"):
+        state[kind] = [payload for _, payload in (item.images or {}).get(kind, [])]
+        chosen = lib.selected_image(item, kind)
+        state[kind[:-1]] = chosen[1] if chosen else None
+    if item.kind == "episode":
+        season = lib.items[item.parent_key]
+        state.update(parentIndex=season.index, grandparentRatingKey=season.parent_key,
+                     grandparentTitle=lib.items[season.parent_key].title)
+    return state
+
+
+def _maybe(cast: Any, value: Optional[str]) -> Any:
+    return None if value is None else cast(value)

@@ -1,0 +1,433 @@
+"""The fake Stash's data: rows, and the queries and updates Stash performs on them.
+
+Kept apart from the HTTP/GraphQL layer (stash_server.py) so the rules can be read in one
+place. Rules copied from Stash's source (pkg/sqlite, internal/api):
+- `findScenes(ids:)` ignores filter and paging, keeps the order asked for, and fails when any
+  id is missing; `findScene(id)` of a missing id is null.
+- without `filter.sort` there is no ORDER BY (rows come in id order here); with one, ties are
+  broken by COALESCE(title, id) natural-case-insensitive ascending; `per_page < 0` returns
+  everything, no `per_page` means 25, `page < 1` means 1.
+- `updated_at` criteria compare the stored RFC3339 text; BETWEEN without value2 ends a day ahead.
+- every update sets `updated_at` to now, to the second: two edits within a second tie.
+- performer/tag/group/studio ids must exist; id lists are stored as sorted sets.
+- `configurePlugin` replaces a plugin's whole map; unconfigured plugins are absent.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, Callable, Iterable, NamedTuple, Optional
+
+
+class StashError(Exception):
+    """A request Stash refuses; the message is Stash's."""
+
+
+class FileRow(NamedTuple):
+    id: int
+    path: str
+    size: int
+    duration: float
+
+
+class SceneRow(NamedTuple):
+    id: int
+    title: Optional[str]
+    code: Optional[str]
+    details: Optional[str]
+    director: Optional[str]
+    urls: tuple
+    date: Optional[str]
+    rating100: Optional[int]
+    organized: bool
+    created_at: str
+    updated_at: str
+    files: tuple
+    studio_id: Optional[int]
+    performer_ids: tuple
+    tag_ids: tuple
+    groups: tuple
+    stash_ids: tuple
+
+
+class StudioRow(NamedTuple):
+    id: int
+    name: str
+    parent_id: Optional[int]
+
+
+class PerformerRow(NamedTuple):
+    id: int
+    name: str
+    disambiguation: Optional[str]
+    gender: Optional[str]
+    has_image: bool
+    updated_at: str
+
+
+class TagRow(NamedTuple):
+    id: int
+    name: str
+
+
+class GroupRow(NamedTuple):
+    id: int
+    name: str
+
+
+class StashData(NamedTuple):
+    """What a FakeStashServer starts from; it is copied, so one World can seed many servers."""
+    scenes: tuple = ()
+    studios: tuple = ()
+    performers: tuple = ()
+    tags: tuple = ()
+    groups: tuple = ()
+    plugins: tuple = ()
+
+
+class FindPage(NamedTuple):
+    count: int
+    scenes: list
+
+
+SORTS = {"id", "title", "updated_at", "created_at", "date", "rating", "path"}
+DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+SCALAR_UPDATES = ("title", "code", "details", "director", "date", "rating100")
+UpdateListener = Callable[[int, Optional[dict], list], None]
+
+
+def format_time(unix: float, utc_offset_minutes: int = 0) -> str:
+    """Stash's `Time` text: RFC3339 to the second, "Z" in UTC, "+hh:mm" elsewhere."""
+    if not utc_offset_minutes:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(unix)))
+    zone = timezone(timedelta(minutes=utc_offset_minutes))
+    text = datetime.fromtimestamp(int(unix), zone).strftime("%Y-%m-%dT%H:%M:%S%z")
+    return f"{text[:-2]}:{text[-2:]}"
+
+
+def parse_time(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def _natural_key(text: str) -> list:
+    parts = re.split(r"(\d+)", text.casefold())
+    return [int(part) if i % 2 else part for i, part in enumerate(parts)]
+
+
+def _tie_key(row: SceneRow) -> list:
+    return _natural_key(row.title if row.title is not None else str(row.id))
+
+
+def _nullable(value: Any) -> tuple:
+    return (0,) if value is None else (1, value)
+
+
+def _basename(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def _primary_path(row: SceneRow) -> str:
+    return row.files[0].path if row.files else ""
+
+
+_SORT_KEYS: dict[str, Callable[[SceneRow], Any]] = {
+    "id": lambda r: r.id,
+    "updated_at": lambda r: r.updated_at,
+    "created_at": lambda r: r.created_at,
+    "date": lambda r: _nullable(r.date),
+    "rating": lambda r: _nullable(r.rating100),
+    "path": lambda r: _natural_key(_primary_path(r)),
+    "title": lambda r: (_natural_key(r.title if r.title is not None else _basename(_primary_path(r))),
+                        _natural_key(_primary_path(r).rsplit("/", 1)[0])),
+}
+
+
+def _text_criterion(value: str, criterion: dict) -> bool:
+    modifier, low = criterion["modifier"], criterion["value"]
+    if modifier == "IS_NULL":
+        return not value
+    if modifier == "NOT_NULL":
+        return bool(value)
+    if modifier == "EQUALS":
+        return value == low
+    if modifier == "NOT_EQUALS":
+        return value != low
+    if modifier == "GREATER_THAN":
+        return value > low
+    if modifier == "LESS_THAN":
+        return value < low
+    high = criterion["value2"]
+    if modifier == "BETWEEN":
+        return low <= value <= high
+    if modifier == "NOT_BETWEEN":
+        return not low <= value <= high
+    raise StashError(f"unsupported timestamp modifier {modifier}")
+
+
+def _int_criterion(value: int, criterion: dict) -> bool:
+    modifier, low, high = criterion["modifier"], criterion["value"], criterion.get("value2")
+    checks = {"EQUALS": lambda: value == low, "NOT_EQUALS": lambda: value != low,
+              "GREATER_THAN": lambda: value > low, "LESS_THAN": lambda: value < low,
+              "BETWEEN": lambda: low <= value <= high, "NOT_BETWEEN": lambda: not low <= value <= high,
+              "IS_NULL": lambda: False, "NOT_NULL": lambda: True}
+    if modifier not in checks or (modifier.endswith("BETWEEN") and high is None):
+        raise StashError(f"unsupported int modifier {modifier}")
+    return checks[modifier]()
+
+
+def _ids(values: Optional[Iterable], known: dict, kind: str) -> tuple:
+    result = sorted({int(v) for v in values or ()})
+    missing = [i for i in result if i not in known]
+    if missing:
+        raise StashError(f"{kind} with id {missing[0]} not found")
+    return tuple(result)
+
+
+def _bulk_ids(current: tuple, change: dict, known: dict, kind: str) -> tuple:
+    ids = set(_ids(change.get("ids"), known, kind))
+    mode = change["mode"]
+    if mode == "ADD":
+        ids |= set(current)
+    elif mode == "REMOVE":
+        ids = set(current) - ids
+    return tuple(sorted(ids))
+
+
+class StashStore:
+    """Scenes and their related objects, plugin settings and a clock; safe across threads."""
+
+    def __init__(self, data: Optional[StashData] = None, clock: Callable[[], float] = time.time,
+                 utc_offset_minutes: int = 0):
+        data = data or StashData()
+        self.utc_offset_minutes = utc_offset_minutes
+        self._clock = clock
+        self._clock_offset = 0.0
+        self._lock = threading.RLock()
+        self._scenes: dict[int, SceneRow] = {row.id: row for row in data.scenes}
+        self.studios: dict[int, StudioRow] = {row.id: row for row in data.studios}
+        self.performers: dict[int, PerformerRow] = {row.id: row for row in data.performers}
+        self.tags: dict[int, TagRow] = {row.id: row for row in data.tags}
+        self.groups: dict[int, GroupRow] = {row.id: row for row in data.groups}
+        self._plugins: dict[str, dict] = {pid: dict(values) for pid, values in data.plugins}
+        self._next_file_id = 1 + max((f.id for row in data.scenes for f in row.files), default=0)
+        self._listeners: list[UpdateListener] = []
+        self._version = 0
+        self._sort_cache: dict[tuple, list] = {}
+
+    # -- clock ---------------------------------------------------------------------
+    def now(self) -> float:
+        return self._clock() + self._clock_offset
+
+    def now_text(self) -> str:
+        return format_time(self.now(), self.utc_offset_minutes)
+
+    def advance_clock(self, seconds: float) -> None:
+        self._clock_offset += seconds
+
+    # -- state -----------------------------------------------------------------------
+    def scene(self, scene_id: int) -> Optional[SceneRow]:
+        return self._scenes.get(scene_id)
+
+    def scenes(self) -> list[SceneRow]:
+        with self._lock:
+            return list(self._scenes.values())
+
+    def plugin_config(self, plugin_id: str) -> dict:
+        with self._lock:
+            return dict(self._plugins.get(plugin_id, {}))
+
+    def set_plugin_config(self, plugin_id: str, values: dict) -> dict:
+        with self._lock:
+            self._plugins[plugin_id] = dict(values)
+            return dict(values)
+
+    def on_scene_update(self, listener: UpdateListener) -> None:
+        """`listener(scene_id, input, input_fields)` runs after each scene update, as a hook would."""
+        self._listeners.append(listener)
+
+    def add_scene(self, paths: list[str], title: Optional[str] = None, size: int = 1_000_000,
+                  duration: float = 60.0) -> SceneRow:
+        """A scene as a scan creates it: files, timestamps, no metadata (Scene.Create.Post)."""
+        with self._lock:
+            files = []
+            for path in paths:
+                files.append(FileRow(self._next_file_id, path, size, duration))
+                self._next_file_id += 1
+            stamp = self.now_text()
+            row = SceneRow(max(self._scenes, default=0) + 1, title, None, None, None, (), None, None,
+                           False, stamp, stamp, tuple(files), None, (), (), (), ())
+            self._scenes[row.id] = row
+            self._changed()
+        self._notify(row.id, None, [])
+        return row
+
+    def remove_scene(self, scene_id: int) -> None:
+        with self._lock:
+            del self._scenes[scene_id]
+            self._changed()
+
+    def edit_scene(self, scene_id: int, **changes: Any) -> SceneRow:
+        """A user's edit in Stash's UI: same rules and side effects as `sceneUpdate`."""
+        return self.update_scene({"id": str(scene_id), **changes})
+
+    # -- queries -----------------------------------------------------------------------
+    def find_scenes(self, scene_filter: Optional[dict] = None, ids: Optional[list] = None,
+                    find_filter: Optional[dict] = None) -> FindPage:
+        if ids:
+            rows = []
+            for scene_id in ids:
+                row = self._scenes.get(int(scene_id))
+                if row is None:
+                    raise StashError(f"scene with id {int(scene_id)} not found")
+                rows.append(row)
+            return FindPage(len(rows), rows)
+        find_filter = find_filter or {}
+        if find_filter.get("sort"):
+            rows = self._sorted_all(find_filter["sort"], find_filter.get("direction") == "DESC")
+        else:
+            rows = self.scenes()
+        scene_filter = dict(scene_filter or {})
+        if scene_filter.get("updated_at") and scene_filter["updated_at"].get("value2") is None:
+            day_ahead = format_time(self.now() + 86400, self.utc_offset_minutes)
+            scene_filter["updated_at"] = {**scene_filter["updated_at"], "value2": day_ahead}
+        rows = self._filtered(rows, scene_filter, find_filter.get("q"))
+        per_page = find_filter.get("per_page")
+        per_page = 25 if per_page is None else per_page
+        if per_page < 0:
+            return FindPage(len(rows), rows)
+        start = (max(find_filter.get("page") or 1, 1) - 1) * per_page
+        return FindPage(len(rows), rows[start:start + per_page])
+
+    @staticmethod
+    def _filtered(rows: list, scene_filter: dict, q: Optional[str]) -> list:
+        if scene_filter.get("id"):
+            rows = [r for r in rows if _int_criterion(r.id, scene_filter["id"])]
+        if scene_filter.get("updated_at"):
+            criterion = scene_filter["updated_at"]
+            rows = [r for r in rows if _text_criterion(r.updated_at, criterion)]
+        if q:
+            needle = q.casefold()
+            rows = [r for r in rows if any(needle in (text or "").casefold() for text in
+                                           (r.title, r.details, r.code, *(f.path for f in r.files)))]
+        return rows
+
+    def _sorted_all(self, sort: str, descending: bool) -> list:
+        """Every scene in `sort` order; cached until the next change to the store."""
+        if sort not in _SORT_KEYS:
+            raise StashError(f"invalid sort: {sort}" if sort not in SORTS
+                               else f"fake Stash does not implement sort {sort}")
+        with self._lock:
+            cached = self._sort_cache.get((sort, descending))
+            if cached is not None:
+                return cached
+            rows = list(self._scenes.values())
+            version = self._version
+        key = _SORT_KEYS[sort]
+        keyed = sorted(((key(r), r) for r in rows), key=itemgetter(0), reverse=descending)
+        ordered = []
+        for _, run in groupby(keyed, key=itemgetter(0)):
+            run = [row for _, row in run]
+            if len(run) > 1:
+                run.sort(key=lambda r: (_tie_key(r), r.id))
+            ordered += run
+        with self._lock:
+            if version == self._version:
+                self._sort_cache[(sort, descending)] = ordered
+        return ordered
+
+    # -- mutations -----------------------------------------------------------------------
+    def update_scene(self, changes: dict) -> SceneRow:
+        with self._lock:
+            scene_id = int(changes["id"])
+            row = self._require(scene_id)
+            values = self._scalar_changes(changes)
+            if "urls" in changes:
+                values["urls"] = tuple(changes["urls"] or ())
+            if "performer_ids" in changes:
+                values["performer_ids"] = _ids(changes["performer_ids"], self.performers, "performer")
+            if "tag_ids" in changes:
+                values["tag_ids"] = _ids(changes["tag_ids"], self.tags, "tag")
+            if "groups" in changes:
+                values["groups"] = self._scene_groups(changes["groups"] or ())
+            if "stash_ids" in changes:
+                values["stash_ids"] = tuple((s["endpoint"], s["stash_id"]) for s in changes["stash_ids"] or ())
+            row = self._store(row, values)
+        self._notify(scene_id, changes, list(changes))
+        return row
+
+    def bulk_update_scenes(self, changes: dict) -> list[SceneRow]:
+        with self._lock:
+            rows = [self._require(int(i)) for i in changes.get("ids") or ()]
+            values = self._scalar_changes(changes)
+            updated = []
+            for row in rows:
+                own = dict(values)
+                if changes.get("urls"):
+                    urls = changes["urls"]
+                    given = tuple(urls.get("values") or ())
+                    own["urls"] = {"SET": given, "ADD": row.urls + tuple(u for u in given if u not in row.urls),
+                                   "REMOVE": tuple(u for u in row.urls if u not in given)}[urls["mode"]]
+                if changes.get("performer_ids"):
+                    own["performer_ids"] = _bulk_ids(row.performer_ids, changes["performer_ids"],
+                                                     self.performers, "performer")
+                if changes.get("tag_ids"):
+                    own["tag_ids"] = _bulk_ids(row.tag_ids, changes["tag_ids"], self.tags, "tag")
+                if changes.get("group_ids"):
+                    indexes = dict(row.groups)
+                    kept = _bulk_ids(tuple(indexes), changes["group_ids"], self.groups, "group")
+                    own["groups"] = tuple((g, indexes.get(g)) for g in kept)
+                updated.append(self._store(row, own))
+        for row in updated:
+            self._notify(row.id, changes, list(changes))
+        return updated
+
+    def _scalar_changes(self, changes: dict) -> dict:
+        values = {name: changes[name] for name in SCALAR_UPDATES if name in changes}
+        if values.get("date") == "":
+            values["date"] = None
+        if values.get("date") is not None and not DATE_RE.match(values["date"]):
+            raise StashError(f"invalid date: {values['date']}")
+        if changes.get("organized") is not None:
+            values["organized"] = bool(changes["organized"])
+        if "studio_id" in changes:
+            studio = changes["studio_id"]
+            values["studio_id"] = None if studio in (None, "") else _ids([studio], self.studios, "studio")[0]
+        return values
+
+    def _scene_groups(self, groups: Iterable[dict]) -> tuple:
+        chosen = [(int(g["group_id"]), g.get("scene_index")) for g in groups]
+        _ids([g for g, _ in chosen], self.groups, "group")
+        return tuple(chosen)
+
+    def _require(self, scene_id: int) -> SceneRow:
+        row = self._scenes.get(scene_id)
+        if row is None:
+            raise StashError(f"scene with id {scene_id} not found")
+        return row
+
+    def _store(self, row: SceneRow, values: dict) -> SceneRow:
+        row = row._replace(updated_at=self.now_text(), **values)
+        self._scenes[row.id] = row
+        self._changed()
+        return row
+
+    def _changed(self) -> None:
+        self._version += 1
+        self._sort_cache.clear()
+
+    def _notify(self, scene_id: int, changes: Optional[dict], fields: list) -> None:
+        for listener in list(self._listeners):
+            listener(scene_id, changes, fields)
+
+    def configure_plugin(self, plugin_id: str, values: dict) -> dict:
+        return self.set_plugin_config(plugin_id, values)
+
+    def plugins_config(self, include: Optional[list]) -> dict:
+        with self._lock:
+            wanted = include if include else list(self._plugins)
+            return {pid: dict(self._plugins[pid]) for pid in wanted if self._plugins.get(pid)}
+

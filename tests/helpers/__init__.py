@@ -1,0 +1,1 @@
+"""Test-only entry scripts run as real processes (drainers, hook-like enqueuers)."""

@@ -1,0 +1,57 @@
+"""`python -m tests.fakes serve` as other processes see it: one JSON line, both fakes reachable
+(plexapi lists the sections, GraphQL answers, the control API works), a clean exit on
+SIGTERM — and a 100,000-scene world that comes up in bounded time and memory.
+"""
+from __future__ import annotations
+
+import sys
+
+import pytest
+import requests
+
+from tests.fakes.__main__ import launch, rss_bytes, terminate
+from tests.fakes.base import FakeControl
+
+plexapi_server = pytest.importorskip("plexapi.server")
+
+GiB = 1024 ** 3
+
+
+def test_serve_prints_one_line_and_both_fakes_answer():
+    proc, info, _ = launch("--scenes", "300", "--seed", "2", "--stash-api-key", "k3y", "--plex-latency-ms", "1")
+    try:
+        assert set(info) == {"stash_url", "plex_url", "plex_token", "stash_api_key", "path_map", "plex_sections"}
+        assert info["stash_api_key"] == "k3y" and info["path_map"] == "/data/videos=>/media/videos"
+
+        plex = plexapi_server.PlexServer(info["plex_url"], info["plex_token"], timeout=10)
+        assert [s.title for s in plex.library.sections()] == info["plex_sections"]
+
+        query = {"query": "query Probe { version { version } findScenes { count } }"}
+        assert requests.post(f"{info['stash_url']}/graphql", json=query, timeout=10).status_code == 401
+        answer = requests.post(f"{info['stash_url']}/graphql", json=query, headers={"ApiKey": "k3y"}, timeout=10)
+        assert answer.json()["data"]["findScenes"]["count"] == 300
+
+        control = FakeControl(info["stash_url"])
+        assert control.counts()["POST /graphql Probe"] == 2
+        edited = control.call("edit_scene", {"id": 5, "title": "From another process"})["result"]
+        assert edited["title"] == "From another process"
+        assert control.call("scene", {"id": 5})["result"]["updated_at"] == edited["updated_at"]
+    finally:
+        assert terminate(proc) == 0
+    assert proc.poll() == 0
+
+
+@pytest.mark.slow
+def test_serve_100k_scenes_within_memory_and_deadline():
+    proc, info, seconds = launch("--scenes", "100000", deadline=120.0)
+    try:
+        rss = rss_bytes(proc.pid)
+        print(f"\nfakes with 100,000 scenes: ready in {seconds:.1f}s, RSS {rss / 2**20 if rss else float('nan'):.0f} MiB")
+        count = requests.post(f"{info['stash_url']}/graphql", timeout=30,
+                              json={"query": "{ findScenes(filter: {per_page: 1}) { count } }"}).json()
+        assert count["data"]["findScenes"]["count"] == 100000
+        if rss is None:
+            pytest.skip(f"no /proc/<pid>/status on {sys.platform}: RSS not measured")
+        assert rss < GiB
+    finally:
+        terminate(proc)

@@ -1,0 +1,100 @@
+"""Image decisions (download only on a new URL, upload only new bytes) and the error classification table."""
+from __future__ import annotations
+
+import pytest
+import requests
+from plexapi.exceptions import BadRequest, NotFound, Unauthorized
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from common.errors import ConfigurationError, PermanentError, PlexUnreachable, TransientError
+from common.models import Scene, SyncRecord
+from common.settings import Settings
+from plex.errors import ItemVanished, TOKEN_REJECTED, classified, classify
+from plex.images import digest, image_type, needs_download, plan_images
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(64)
+URL = "http://stash/scene/1/screenshot?t=1"
+SCENE = Scene(id=1, screenshot_url=URL)
+
+
+def record(**fields):
+    values = dict(scene_id=1, section_id=1, rating_key=5, image_source=URL, poster_hash=digest(JPEG),
+                  art_hash=digest(JPEG))
+    values.update(fields)
+    return SyncRecord(**values)
+
+
+def test_image_types_from_magic_bytes():
+    assert image_type(JPEG) == "jpeg" and image_type(b"\x89PNG\r\n\x1a\n...") == "png"
+    assert image_type(b"GIF89a...") == "gif" and image_type(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "webp"
+    assert image_type(b"\x00\x00\x00\x18ftypmp42") is None and image_type(b"") is None
+
+
+def test_download_only_when_the_url_changed_or_an_image_is_missing():
+    assert not needs_download(SCENE, record(), Settings())
+    assert needs_download(SCENE, record(image_source=URL + "0"), Settings())
+    assert needs_download(SCENE, None, Settings())
+    assert needs_download(SCENE, record(art_hash=""), Settings())
+    assert not needs_download(SCENE, record(art_hash=""), Settings(sync_art=False))
+    assert needs_download(SCENE, record(), Settings(), force=True)
+    assert not needs_download(Scene(id=1), None, Settings())
+    assert not needs_download(SCENE, None, Settings(sync_poster=False, sync_art=False))
+
+
+def test_same_bytes_under_a_new_url_upload_nothing():
+    fetched = []
+    plan = plan_images(SCENE, record(image_source="old"), Settings(), lambda url: fetched.append(url) or JPEG)
+    assert fetched == [URL] and not plan.poster and not plan.art and plan.digest == digest(JPEG)
+
+
+def test_new_bytes_upload_the_enabled_kinds():
+    plan = plan_images(SCENE, record(image_source="old"), Settings(sync_art=False), lambda url: JPEG + b"x")
+    assert plan.poster and not plan.art and plan.data == JPEG + b"x"
+
+
+def test_not_an_image_is_never_uploaded():
+    plan = plan_images(SCENE, None, Settings(), lambda url: b"\x1aE\xdf\xa3 matroska")
+    assert plan.uploads == 0 and plan.digest == ""
+
+
+def _refused() -> requests.exceptions.ConnectionError:
+    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.exceptions.ConnectionError(MaxRetryError(None, "/", reason))
+
+
+@pytest.mark.parametrize("exc, kind", [
+    (_refused(), PlexUnreachable),
+    (requests.exceptions.ConnectTimeout("connect timed out"), PlexUnreachable),
+    (requests.exceptions.ConnectionError("Connection aborted, RemoteDisconnected"), TransientError),
+    (requests.exceptions.ReadTimeout("read timed out"), TransientError),
+    (requests.exceptions.SSLError("certificate verify failed"), ConfigurationError),
+    (requests.exceptions.InvalidURL("bad"), ConfigurationError),
+    (Unauthorized("(401) unauthorized; http://h/ "), ConfigurationError),
+    (BadRequest("(403) forbidden; http://h/ "), ConfigurationError),
+    (NotFound("(404) not_found; http://h/library/metadata/5"), ItemVanished),
+    (BadRequest("(500) internal_server_error; http://h/ boom"), TransientError),
+    (BadRequest("(429) too_many_requests; http://h/"), TransientError),
+    (BadRequest("(400) bad_request; http://h/ nope"), PermanentError),
+])
+def test_classification(exc, kind):
+    found = classify(exc, "doing it")
+    assert type(found) is kind
+
+
+def test_unauthorized_says_where_to_fix_the_token():
+    assert str(classify(Unauthorized("(401)"), "x")) == TOKEN_REJECTED
+
+
+def test_messages_are_redacted_one_line_and_unchained():
+    secret = "s3cr3t-token-value"
+    with pytest.raises(TransientError) as caught:
+        with classified("reading", [secret]):
+            raise BadRequest(f"(503) service_unavailable; http://h/?X-Plex-Token={secret}\nmore {secret}")
+    message = str(caught.value)
+    assert secret not in message and "\n" not in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_a_refused_edit_names_the_fields():
+    message = str(classify(BadRequest("(400) bad_request; http://h/"), "editing item 5", fields=("title", "genre")))
+    assert "title, genre" in message and "400" in message

@@ -1,0 +1,32 @@
+"""The contract between the worker and the code that does the syncing (the processor).
+
+The worker knows nothing about Stash or Plex: it hands a `Job` to `processor.process(job)` and
+acts on what comes back, so it is tested with a scripted processor. A processor reports
+failures of single scenes in `JobResult.failures` (the worker splits those scenes off into jobs
+of their own) and raises a `common.errors.SyncError` when the whole job failed (Stash or Plex
+unreachable, bad settings). `SceneGone` for a scene means "nothing to sync": it is dropped.
+
+Optional processor attributes the worker reads after each `processor_factory()` call:
+`max_retries` (from settings), `secrets` (values to mask in dead-letter messages), `close()`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Protocol
+
+from common.errors import SyncError
+from sync_queue.jobs import Job
+
+
+@dataclass
+class JobResult:
+    failures: Dict[int, SyncError] = field(default_factory=dict)  # scene id -> why; empty = all done
+
+
+class Processor(Protocol):
+    def process(self, job: Job) -> JobResult: ...
+
+
+# Called when the drainer starts and again after a configuration pause (settings may have been
+# fixed meanwhile); it may raise ConfigurationError itself.
+ProcessorFactory = Callable[[], Processor]

@@ -1,0 +1,325 @@
+"""The SyncWorker: takes due jobs, runs the processor, and records each outcome durably.
+
+`step(now)` is one iteration with the time passed in (tests drive it without sleeping); `run()`
+loops over it in a daemon thread until stopped or idle. One outcome is one transaction in
+`JobQueue.record_outcome`: the job's rows are removed and their follow-ups (a retry, a scene
+split off a batch, dead letters) written together, after the processor returned. A kill before
+that commit leaves the rows "in progress" for the next drainer to put back.
+
+Failure classes are decided in policy.py; the circuit breaker (breaker.py) waives the charge
+for connection failures while Plex is down; a configuration error pauses the worker, closes
+the processor and builds a new one (settings may have been fixed) after `pause_seconds`.
+"""
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Dict, List, Optional, Tuple
+
+from common.errors import ConfigurationError, PlexUnreachable, SyncError
+from common.log import get_logger
+from common.redact import redact
+from sync_queue.dead_letters import DeadLetterEntry
+from sync_queue.drainer_status import BREAKER, HEARTBEAT_AT, LAST_SUCCESS_AT, DrainerStatus
+from sync_queue.jobqueue import JobQueue, UnreadableRow
+from sync_queue.jobs import Job
+from worker.breaker import CircuitBreaker
+from worker.due_index import DueIndex, Lease
+from worker.policy import NOT_IN_PLEX_SCHEDULE, Action, RetryPolicy, error_kind, user_message
+from worker.protocol import Processor, ProcessorFactory
+
+log = get_logger("worker")
+
+
+@dataclass
+class WorkerOptions:
+    max_retries: int = 5  # a processor's own `max_retries` (from settings) wins
+    settle_seconds: float = 2.0
+    max_settle_seconds: float = 30.0
+    idle_exit_seconds: float = 60.0
+    pause_seconds: float = 30.0  # how long a configuration error pauses before trying again
+    paused_exit_seconds: float = 3600.0  # exit after being paused this long; the next hook restarts
+    poll_seconds: float = 1.0  # longest sleep: new rows from other processes are seen this fast
+    heartbeat_seconds: float = 15.0
+    max_batch: int = 50
+    breaker_threshold: int = 3
+    backoff_base_seconds: float = 10.0
+    backoff_cap_seconds: float = 900.0
+    not_in_plex_schedule: Tuple[float, ...] = NOT_IN_PLEX_SCHEDULE
+
+
+class SyncWorker:
+    def __init__(self, queue: JobQueue, processor_factory: ProcessorFactory, *,
+                 status: Optional[DrainerStatus] = None, options: Optional[WorkerOptions] = None,
+                 clock: Callable[[], float] = time.time, rng: Optional[random.Random] = None) -> None:
+        self.queue = queue
+        self.processor_factory = processor_factory
+        self.status = status
+        self.options = options or WorkerOptions()
+        self.clock = clock
+        rng = rng or random.Random()
+        opts = self.options
+        self.index = DueIndex(opts.settle_seconds, opts.max_settle_seconds)
+        self.policy = RetryPolicy(opts.max_retries, opts.backoff_base_seconds, opts.backoff_cap_seconds,
+                                  not_in_plex_schedule=tuple(opts.not_in_plex_schedule), rng=rng)
+        self.breaker = CircuitBreaker(opts.breaker_threshold, rng=rng)
+        self.processed = 0  # leases whose outcome was recorded
+        self.exit_reason: Optional[str] = None  # idle, paused, stopped or error
+        self._processor: Optional[Processor] = None
+        self._secrets: Tuple[str, ...] = ()
+        self._paused_until: Optional[float] = None
+        self._paused_since: Optional[float] = None
+        self._pause_message: Optional[str] = None
+        self._last_activity: Optional[float] = None
+        self._last_heartbeat: Optional[float] = None
+        self._last_success_at: Optional[float] = None
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    # ---- one iteration -------------------------------------------------------------------------
+
+    def step(self, now: float) -> float:
+        """Do at most one job; return how long to sleep before the next step."""
+        if self._last_activity is None:
+            self._last_activity = now
+        self._read_new_rows(now)
+        self._heartbeat(now)
+        if self._paused_until is not None:
+            if now < self._paused_until:
+                return self._sleep(now, self._paused_until)
+            self._paused_until = None
+        if self._processor is None and not self._open_processor(now):
+            return self._sleep(now, self._paused_until)
+        if not self.breaker.allows(now):
+            return self._sleep(now, self.breaker.next_probe_at)
+        lease = self.index.take(now, self.options.max_batch)
+        if lease is None:
+            return self._sleep(now, self.index.next_due())
+        self._run(lease, now)
+        return 0.0
+
+    def should_exit(self, now: float) -> Optional[str]:
+        """"idle" when nothing waits (not even a scheduled retry) and nothing happened for
+        `idle_exit_seconds`; "paused" after `paused_exit_seconds` of configuration pause."""
+        opts = self.options
+        if self._paused_since is not None and now - self._paused_since >= opts.paused_exit_seconds:
+            return "paused"
+        if len(self.index) or self._last_activity is None or now - self._last_activity < opts.idle_exit_seconds:
+            return None
+        if self.queue.waiting_count() == 0:
+            return "idle"
+        self.index.reset()  # rows this index never saw: read the table again from the start
+        return None
+
+    def _sleep(self, now: float, until: Optional[float]) -> float:
+        if until is None:
+            return self.options.poll_seconds
+        return max(0.0, min(self.options.poll_seconds, until - now))
+
+    # ---- reading rows --------------------------------------------------------------------------
+
+    def _read_new_rows(self, now: float) -> None:
+        jobs, unreadable = self.queue.read_new(self.index.last_rowid)
+        for rowid, job in jobs:
+            self.index.add(rowid, job)
+        if unreadable:
+            self.index.last_rowid = max(self.index.last_rowid, max(row.rowid for row in unreadable))
+            self.queue.record_outcome([row.rowid for row in unreadable], (),
+                                      [self._unreadable_letter(row, now) for row in unreadable], now)
+            log.warning("removed %d unreadable queue row(s) to dead letters", len(unreadable))
+
+    def _unreadable_letter(self, row: UnreadableRow, now: float) -> DeadLetterEntry:
+        return DeadLetterEntry(None, redact(row.text, self._secrets), "UnreadableJob", "permanent",
+                               f"queue row {row.rowid} is not a readable job ({row.error}); it was removed",
+                               0, now, now)
+
+    # ---- processor lifecycle -------------------------------------------------------------------
+
+    def _open_processor(self, now: float) -> bool:
+        try:
+            processor = self.processor_factory()
+        except Exception as exc:  # ConfigurationError, or a factory that cannot start at all
+            if not isinstance(exc, ConfigurationError):
+                log.error("could not build the processor", exc_info=True)
+            self._pause(exc, now)
+            return False
+        self._processor = processor
+        self._secrets = tuple(secret for secret in getattr(processor, "secrets", ()) or () if secret)
+        self.policy.max_retries = int(getattr(processor, "max_retries", self.options.max_retries))
+        if self._pause_message is not None:
+            log.info("configuration works again; resuming")
+            self._pause_message = self._paused_since = None
+            if self.status is not None:
+                self.status.record_config_error(None, now)
+        return True
+
+    def _pause(self, error: BaseException, now: float) -> None:
+        message = user_message(error, self._secrets)
+        if message != self._pause_message:
+            log.error("paused: %s (jobs stay queued; trying again every %gs)", message, self.options.pause_seconds)
+            if self.status is not None:
+                self.status.record_config_error(message, now)
+        self._pause_message = message
+        self._paused_since = self._paused_since if self._paused_since is not None else now
+        self._paused_until = now + self.options.pause_seconds
+        self._close_processor()
+
+    def _close_processor(self) -> None:
+        processor, self._processor = self._processor, None
+        close = getattr(processor, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                log.warning("processor close failed", exc_info=True)
+
+    # ---- running one lease and recording its outcome ------------------------------------------
+
+    def _run(self, lease: Lease, now: float) -> None:
+        self.queue.mark_in_progress(lease.rowids)
+        job = lease.job
+        failures: Dict[int, BaseException] = {}
+        whole: Optional[BaseException] = None
+        try:
+            result = self._processor.process(job)  # type: ignore[union-attr]
+            failures = dict(getattr(result, "failures", None) or {})
+        except Exception as exc:
+            whole = exc
+            if not isinstance(exc, SyncError):
+                log.error("unexpected error processing scenes %s", _ids(job), exc_info=True)
+        self._record(lease, whole, failures, now)
+
+    def _record(self, lease: Lease, whole: Optional[BaseException],
+                failures: Dict[int, BaseException], now: float) -> None:
+        job = lease.job
+        if whole is not None:
+            parts: List[Tuple[Job, BaseException]] = [(job, whole)]
+        else:
+            unknown = [scene_id for scene_id in failures if scene_id not in job.scene_ids]
+            if unknown:
+                log.warning("processor reported scenes %s that were not in the job; ignored", unknown[:10])
+            parts = [(job.for_scenes([scene_id]) if len(job.scene_ids) > 1 else job, error)
+                     for scene_id, error in failures.items() if scene_id in job.scene_ids]
+        succeeded = len(job.scene_ids) - sum(len(part.scene_ids) for part, _ in parts)
+        connection_failed = any(isinstance(error, PlexUnreachable) for _, error in parts)
+        plex_answered = succeeded > 0 or any(
+            not isinstance(error, (ConfigurationError, PlexUnreachable)) for _, error in parts)
+        breaker_was_open = self.breaker.is_open
+        waive_charge = False
+        if connection_failed:
+            waive_charge = self.breaker.record_failure(now)
+        elif plex_answered:
+            self.breaker.record_success()
+        if self.breaker.is_open != breaker_was_open or (connection_failed and waive_charge):
+            self._report_breaker(now, breaker_was_open)
+
+        requeue: List[Job] = []
+        dead: List[DeadLetterEntry] = []
+        pause_error: Optional[BaseException] = None
+        for part, error in parts:
+            decision = self.policy.decide(error, part.attempts)
+            message = user_message(error, self._secrets)
+            if decision.action is Action.PAUSE:
+                pause_error = pause_error or error
+                requeue.append(part)
+            elif isinstance(error, PlexUnreachable) and waive_charge:
+                requeue.append(part)
+            elif decision.action is Action.DROP:
+                log.info("scenes %s: %s; dropped", _ids(part), message)
+            elif decision.action is Action.RETRY:
+                requeue.append(replace(part, attempts=part.attempts + 1, not_before=now + decision.delay,
+                                       first_failed_at=_first(part, now), last_error=message))
+                log.info("scenes %s: %s; retry %d in %.0fs", _ids(part), message, part.attempts + 1, decision.delay)
+            else:
+                dead.extend(self._letters(part, error, message, now))
+                log.warning("scenes %s moved to dead letters: %s", _ids(part), message)
+        self.queue.record_outcome(lease.rowids, requeue, dead, now)
+        self.processed += 1
+        self._last_activity = now
+        if succeeded:
+            self._last_success_at = now
+        if pause_error is not None:
+            self._pause(pause_error, now)
+
+    def _letters(self, part: Job, error: BaseException, message: str, now: float) -> List[DeadLetterEntry]:
+        letters = []
+        for scene_id in part.scene_ids:
+            single = replace(part.for_scenes([scene_id]), attempts=part.attempts + 1, not_before=0.0,
+                             first_failed_at=_first(part, now), last_error=message)
+            letters.append(DeadLetterEntry(scene_id, json.dumps(single.to_dict()), type(error).__name__,
+                                           error_kind(error), message, single.attempts, _first(part, now), now))
+        return letters
+
+    # ---- status --------------------------------------------------------------------------------
+
+    def _report_breaker(self, now: float, was_open: bool) -> None:
+        if self.breaker.is_open and not was_open:
+            log.warning("Plex refuses connections: Plex traffic paused, probing with backoff")
+        elif was_open and not self.breaker.is_open:
+            log.info("Plex answers again: resuming")
+        if self.status is not None:
+            self.status.set(BREAKER, self.breaker.snapshot(), now)
+
+    def _heartbeat(self, now: float) -> None:
+        if self.status is None:
+            return
+        if self._last_heartbeat is not None and now - self._last_heartbeat < self.options.heartbeat_seconds:
+            return
+        self._last_heartbeat = now
+        values = {HEARTBEAT_AT: now, BREAKER: self.breaker.snapshot()}
+        if self._last_success_at is not None:
+            values[LAST_SUCCESS_AT] = self._last_success_at
+        self.status.set_many(values, now)
+
+    # ---- the thread ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Step until stopped or `should_exit`; the processor is closed on the way out."""
+        try:
+            while not self._stop.is_set():
+                delay = self.step(self.clock())
+                reason = self.should_exit(self.clock())
+                if reason is not None:
+                    self.exit_reason = reason
+                    break
+                self._stop.wait(delay)
+            else:
+                self.exit_reason = "stopped"
+        except Exception:
+            self.exit_reason = "error"
+            log.exception("the drainer stopped on an unexpected error; jobs stay queued")
+        finally:
+            self._close_processor()
+            self._last_heartbeat = None
+            try:
+                self._heartbeat(self.clock())
+            except Exception:
+                log.debug("final heartbeat failed", exc_info=True)
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run, name="plexsync-drainer", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self) -> None:
+        """Finish the current job, then stop."""
+        self._stop.set()
+
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Wait for the thread; True when it has ended."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def _first(job: Job, now: float) -> float:
+    return job.first_failed_at if job.first_failed_at is not None else now
+
+
+def _ids(job: Job) -> str:
+    shown = ",".join(str(scene_id) for scene_id in job.scene_ids[:5])
+    return shown + (f",… ({len(job.scene_ids)})" if len(job.scene_ids) > 5 else "")
