@@ -7,25 +7,19 @@ Plex unreachable, bad settings) are raised for the whole job.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Protocol
+from typing import Callable, Dict, Optional, Protocol, Sequence, Tuple
 
-from common.errors import (
-    ConfigurationError,
-    NotInPlexYet,
-    PlexUnreachable,
-    SceneGone,
-    SyncError,
-    TransientError,
-)
+from common.errors import ConfigurationError, PlexUnreachable, SceneGone, SyncError, TransientError
 from common.log import get_logger
 from common.models import Scene, SyncRecord
+from sync_queue.jobs import Job
+from worker.protocol import JobResult
 
 log = get_logger("processor")
 
 
 class SceneSource(Protocol):
-    def find_scenes_by_ids(self, ids: list) -> Dict[int, Scene]: ...
+    def find_scenes_by_ids(self, ids: Sequence[int]) -> Dict[int, Scene]: ...
 
 
 class PlexWriter(Protocol):
@@ -38,62 +32,52 @@ class StateStore(Protocol):
     def delete(self, scene_id: int) -> None: ...
 
 
-@dataclass
-class ProcessResult:
-    failures: Dict[int, SyncError] = field(default_factory=dict)
-    written: int = 0
-    unchanged: int = 0
-
-
 class SceneProcessor:
-    """`process(job)` for the SyncWorker: one Stash request per job, one Plex sync per scene."""
+    """`process(job)` for the SyncWorker: one Stash request per job, one Plex sync per scene.
 
-    def __init__(
-        self,
-        stash: SceneSource,
-        plex: PlexWriter,
-        state: StateStore,
-        request_scan: Optional[Callable[[Scene], None]] = None,
-        result_type: Callable[..., object] = ProcessResult,
-    ) -> None:
+    `max_retries` and `secrets` are read by the worker after each build (see worker.protocol).
+    """
+
+    def __init__(self, stash: SceneSource, plex: PlexWriter, state: StateStore, *, max_retries: int = 5,
+                 secrets: Tuple[str, ...] = (), on_close: Callable[[], None] = lambda: None) -> None:
         self.stash = stash
         self.plex = plex
         self.state = state
-        self.request_scan = request_scan
-        self.result_type = result_type
+        self.max_retries = max_retries
+        self.secrets = secrets
+        self._on_close = on_close
 
-    def process(self, job) -> object:
+    def process(self, job: Job) -> JobResult:
         scene_ids = [int(scene_id) for scene_id in job.scene_ids]
-        failures: Dict[int, SyncError] = {}
+        result = JobResult()
         if job.event == "destroy":
             for scene_id in scene_ids:
                 self.state.delete(scene_id)
-            return self.result_type(failures=failures)
+            return result
         scenes = self.stash.find_scenes_by_ids(scene_ids)
         for scene_id in scene_ids:
             scene = scenes.get(scene_id)
             if scene is None:
                 self.state.delete(scene_id)
-                failures[scene_id] = SceneGone(f"scene {scene_id} no longer exists in Stash")
+                result.failures[scene_id] = SceneGone(f"scene {scene_id} no longer exists in Stash")
                 continue
             try:
-                self._sync_one(scene, job)
+                self._sync_one(scene, job.force)
             except (ConfigurationError, PlexUnreachable):
                 raise
             except SyncError as exc:
-                failures[scene_id] = exc
+                result.failures[scene_id] = exc
             except Exception as exc:  # a bug for one scene must not fail its neighbours
                 log.exception("scene %s: unexpected failure", scene_id)
-                failures[scene_id] = TransientError(f"unexpected {type(exc).__name__} while syncing scene {scene_id}")
-        return self.result_type(failures=failures)
+                result.failures[scene_id] = TransientError(
+                    f"unexpected {type(exc).__name__} while syncing scene {scene_id}")
+        return result
 
-    def _sync_one(self, scene: Scene, job) -> None:
+    def _sync_one(self, scene: Scene, force: bool) -> None:
         previous = self.state.get(scene.id)
-        try:
-            record = self.plex.sync_scene(scene, previous, force=bool(getattr(job, "force", False)))
-        except NotInPlexYet:
-            if self.request_scan and job.event == "create" and not getattr(job, "attempts", 0):
-                self.request_scan(scene)
-            raise
-        if record != previous:
+        record = self.plex.sync_scene(scene, previous, force=force)
+        if record is not previous:
             self.state.put(record)
+
+    def close(self) -> None:
+        self._on_close()

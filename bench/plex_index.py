@@ -2,7 +2,8 @@
 
 Runs the real client (plexapi over loopback HTTP) against the fake Plex with 10,000 and
 100,000 movies, and prints build time, requests, the budget ceil(items / page size) + 2
-(connect + sections + pages), index rows, peak Python memory during the build, and the cost of matching with the index warm.
+(connect + sections + pages), index rows, peak Python memory during a rebuild, and the cost
+of matching with the index warm.
 Usage: .venv/bin/python bench/plex_index.py [--sizes 10000 100000] [--page-size 500]
 """
 from __future__ import annotations
@@ -55,7 +56,8 @@ def run(items: int, page_size: int) -> None:
             target.close()
         budget = math.ceil(items / page_size) + 2
         print(f"{items:>7} items  page {page_size}: build {elapsed:6.2f} s, {requests} requests "
-              f"(budget {budget}), {rows} rows, peak {peak / 2**20:.1f} MiB; warm match {per_match * 1e6:.0f} µs, {warm} requests")
+              f"(budget {budget}), {rows} rows, peak {peak / 2**20:.1f} MiB; "
+              f"warm match {per_match * 1e6:.0f} µs, {warm} requests")
     finally:
         plex.stop()
 

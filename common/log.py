@@ -76,6 +76,14 @@ def _install(handler: logging.Handler, secrets: Iterable[str], level: int) -> lo
     return logger
 
 
+def add_secrets(secrets: Iterable[str]) -> None:
+    """Mask more values from now on (a token or API key learned after logging was set up)."""
+    for handler in get_logger().handlers:
+        for log_filter in handler.filters:
+            if isinstance(log_filter, RedactingFilter):
+                log_filter.add(secrets)
+
+
 def setup_stash_logging(secrets: Iterable[str] = (), level: int = logging.INFO) -> logging.Logger:
     return _install(StashLogHandler(), secrets, level)
 

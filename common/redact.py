@@ -35,6 +35,9 @@ class RedactingFilter(logging.Filter):
         super().__init__()
         self.secrets = tuple(s for s in secrets if s)
 
+    def add(self, secrets: Iterable[str]) -> None:
+        self.secrets = tuple(dict.fromkeys(self.secrets + tuple(s for s in secrets if s)))
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage(), self.secrets)
         record.args = None

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, Optional
 from xml.etree.ElementTree import ParseError
 
 import requests
-from plexapi.exceptions import BadRequest, NotFound, Unauthorized
+from plexapi.exceptions import NotFound, PlexApiException, Unauthorized
 
 from common.errors import (ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, SyncError,
                            TransientError)
@@ -100,5 +100,5 @@ def classified(what: str, secrets: Iterable[str] = (), fields: Iterable[str] = (
         yield
     except SyncError:
         raise
-    except (requests.exceptions.RequestException, BadRequest, NotFound, Unauthorized, ParseError) as exc:
+    except (requests.exceptions.RequestException, PlexApiException, ParseError) as exc:
         raise classify(exc, what, secrets, fields) from None

@@ -28,6 +28,7 @@ URL_MAX = 1000
 # Percent-encoded bytes: a summary of emoji costs 12 bytes per character once in a query string.
 SUMMARY_ENCODED_MAX = 6000
 FIELD_ENCODED_MAX = 6000
+THUMBS_ENCODED_MAX = 5000
 ELLIPSIS = "…"
 
 # Plex field names (the `<name>.value` / `<name>.locked` edit parameters).
@@ -165,10 +166,13 @@ def wanted(scene: Scene, settings: Settings) -> Wanted:
     if settings.sync_performers:
         tags[ACTOR] = clean_names(p.name for p in scene.performers)
         if settings.performer_photos:
+            spent = 0
             for performer in scene.performers:
                 name, url = clean_line(performer.name, TAG_MAX), clean_line(performer.image_url, URL_MAX)
-                if name in tags[ACTOR] and url and name not in thumbs:
+                cost = encoded_len(url) + 24  # the `actor[12].tag.thumb=` key and separator
+                if name in tags[ACTOR] and url and name not in thumbs and spent + cost <= THUMBS_ENCODED_MAX:
                     thumbs[name] = url
+                    spent += cost
     if settings.sync_director:
         tags[DIRECTOR] = clean_names([scene.director])
     if settings.sync_collections:

@@ -41,7 +41,8 @@ def select_sections(sections: Sequence[Section], names: Sequence[str]) -> List[S
     chosen: List[Section] = []
     unknown: List[str] = []
     for name in names:
-        found = [s for s in syncable if s.title == name] or [s for s in syncable if s.title.casefold() == name.casefold()]
+        found = ([s for s in syncable if s.title == name]
+                 or [s for s in syncable if s.title.casefold() == name.casefold()])
         if not found:
             unknown.append(name)
         chosen.extend(s for s in found if s not in chosen)
@@ -55,8 +56,8 @@ def select_sections(sections: Sequence[Section], names: Sequence[str]) -> List[S
 
 def signature(sections: Sequence[Section], machine_identifier: str) -> str:
     """What the index was built for: this server, these libraries and their folders."""
-    text = "|".join([machine_identifier] +
-                    [f"{s.key}:{s.type}:{s.title}:{';'.join(sorted(s.locations))}" for s in sorted(sections, key=lambda s: s.key)])
+    parts = [f"{s.key}:{s.type}:{s.title}:{';'.join(sorted(s.locations))}" for s in sorted(sections, key=lambda s: s.key)]
+    text = "|".join([machine_identifier] + parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -78,17 +79,14 @@ class LibraryState:
     max_age: float = MAX_AGE
     recent_interval: float = RECENT_INTERVAL
     scan_interval: float = SCAN_INTERVAL
-    _sections_read_at: float = 0.0
-    _recent_at: float = float("-inf")
+    _sections_read_at: float = field(default=0.0, init=False)
+    _recent_at: float = field(default=float("-inf"), init=False)
 
     def load_sections(self) -> List[Section]:
         """Read Plex's sections (one request) and choose ours; ConfigurationError for unknown names."""
         self.sections = select_sections(self.client.sections(), self.names)
         self._sections_read_at = self.clock()
         return self.sections
-
-    def section(self, key: int) -> Optional[Section]:
-        return next((s for s in self.sections if s.key == key), None)
 
     def signature(self) -> str:
         return signature(self.sections, self.client.machine_identifier)

@@ -88,6 +88,16 @@ class PlexTarget:
             result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
         return result
 
+    def request_scan(self, scene: Scene) -> Optional[str]:
+        """Under `trigger_plex_scan`, ask Plex to scan the folder of the scene's first file (as Plex sees it).
+
+        Returns the folder asked for, or None (setting off, no file, or no chosen library holds it).
+        At most one request per folder per scan interval, so calling it again is cheap.
+        """
+        if not self.settings.trigger_plex_scan or not scene.files:
+            return None
+        return self.library.request_scan(map_path(scene.files[0].path, self._rules))
+
     # -- the sync ---------------------------------------------------------------------------
     def sync_scene(self, scene: Scene, previous: Optional[SyncRecord], force: bool = False) -> SyncRecord:
         """Make the scene's Plex item say what Stash says; returns the record for the caller to keep."""
@@ -110,13 +120,15 @@ class PlexTarget:
                 self.client.upload_image(item.rating_key, "art", images.data)
             for params in plan.requests():
                 self.client.edit(item, params, tuple(sorted({k.split(".")[0].split("[")[0] for k in params})))
+            # Remembered as soon as Plex holds it: a failed rating below must not make our own
+            # locked fields look like hand edits on the retry.
+            self.index.set_written(item.rating_key, plan.written, self.clock())
             if plan.rate:
                 self.client.rate(item.rating_key, plan.rating)
         except ItemVanished:
             self.index.remove_item(item.rating_key)
             raise
         now = self.clock()
-        self.index.set_written(item.rating_key, plan.written, now)
         if plan.kept:
             log.info("scene %s: kept hand edits in Plex for %s", scene.id, ", ".join(plan.kept))
         log.debug("scene %s -> Plex item %s: wrote %s%s%s", scene.id, item.rating_key,
@@ -144,11 +156,10 @@ class PlexTarget:
         if result.status == AMBIGUOUS:
             raise PermanentError(
                 f"scene {scene.id} matches {len(result.candidates)} Plex files ({result.step} match): "
-                f"{_paths_text(result.candidates)}; remove the duplicate in Plex or turn strict_matching off in {WHERE}")
-        note = ""
-        if self.settings.trigger_plex_scan and previous is None and result.mapped_paths:
-            folder = self.library.request_scan(result.mapped_paths[0])
-            note = f"; asked Plex to scan {folder}" if folder else ""
+                f"{_paths_text(result.candidates)}; remove the duplicate in Plex or turn strict_matching off "
+                f"in {WHERE}")
+        folder = self.request_scan(scene) if previous is None else None
+        note = f"; asked Plex to scan {folder}" if folder else ""
         raise NotInPlexYet(f"scene {scene.id} is not in Plex yet (looked for {_paths_text(result.mapped_paths)}){note}")
 
     def _read(self, scene: Scene, previous: Optional[SyncRecord]) -> ItemState:

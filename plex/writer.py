@@ -14,7 +14,7 @@ item, kept by the index database. Stdlib only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 from plex.fields import ACTOR, TAG_FIELDS, Wanted, encoded_len
@@ -179,6 +179,3 @@ def _sorted_memory(memory: Mapping[str, Any], tag: str) -> Dict[str, Any]:
     value = memory.get(tag)
     return {tag: sorted(value)} if isinstance(value, list) else {}
 
-
-def changed_fields(plan: EditPlan) -> Set[str]:
-    return set(plan.groups) | ({RATING_KEY} if plan.rate else set())

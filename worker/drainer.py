@@ -53,8 +53,11 @@ def run_drainer(data_dir: "os.PathLike[str] | str", processor_factory: Processor
                 return EXIT_ERROR if reason == "error" else EXIT_OK
             stores.db.checkpoint()
             lock.release()
-            if stores.jobs.waiting_count() == 0 or not lock.acquire_within(0.5):
+            if stores.jobs.waiting_count() == 0:
                 log.info("queue empty; drainer exits")
+                return EXIT_OK
+            if not lock.acquire_within(0.5):
+                log.info("jobs arrived while leaving; a new drainer has them")
                 return EXIT_OK
             log.info("jobs arrived while the drainer was leaving; draining again")
     except Exception:
@@ -72,13 +75,13 @@ def _drain_once(stores: Stores, processor_factory: ProcessorFactory, options: Op
     resumed = stores.jobs.resume_in_progress()
     if resumed:
         log.info("put %d job row(s) a stopped drainer left in progress back in the queue", resumed)
-    worker = SyncWorker(stores.jobs, processor_factory, status=stores.status, options=options, clock=clock)
+    worker = SyncWorker(stores.jobs, processor_factory, status=stores.status, options=options, clock=clock,
+                        stop_event=stop_event)
     restore = _stop_on_signals(worker)
     try:
         worker.start()
-        while not worker.join(0.2):
-            if stop_event is not None and stop_event.is_set():
-                worker.stop()
+        while not worker.join(0.2):  # short joins keep the main thread free to take signals
+            pass
     finally:
         restore()
     log.info("drainer worker ended (%s) after %d job(s)", worker.exit_reason, worker.processed)

@@ -54,7 +54,8 @@ class WorkerOptions:
 class SyncWorker:
     def __init__(self, queue: JobQueue, processor_factory: ProcessorFactory, *,
                  status: Optional[DrainerStatus] = None, options: Optional[WorkerOptions] = None,
-                 clock: Callable[[], float] = time.time, rng: Optional[random.Random] = None) -> None:
+                 clock: Callable[[], float] = time.time, rng: Optional[random.Random] = None,
+                 stop_event: Optional[threading.Event] = None) -> None:
         self.queue = queue
         self.processor_factory = processor_factory
         self.status = status
@@ -66,6 +67,8 @@ class SyncWorker:
         self.policy = RetryPolicy(opts.max_retries, opts.backoff_base_seconds, opts.backoff_cap_seconds,
                                   not_in_plex_schedule=tuple(opts.not_in_plex_schedule), rng=rng)
         self.breaker = CircuitBreaker(opts.breaker_threshold, rng=rng)
+        # No row may keep the drainer waiting longer than any delay the policy itself can set.
+        self._max_ahead = max(86400.0, 2 * max(opts.not_in_plex_schedule, default=0.0), 2 * opts.backoff_cap_seconds)
         self.processed = 0  # leases whose outcome was recorded
         self.exit_reason: Optional[str] = None  # idle, paused, stopped or error
         self._processor: Optional[Processor] = None
@@ -76,7 +79,7 @@ class SyncWorker:
         self._last_activity: Optional[float] = None
         self._last_heartbeat: Optional[float] = None
         self._last_success_at: Optional[float] = None
-        self._stop = threading.Event()
+        self._stop = stop_event or threading.Event()  # set: finish the current job, then stop
         self._thread: Optional[threading.Thread] = None
 
     # ---- one iteration -------------------------------------------------------------------------
@@ -123,7 +126,10 @@ class SyncWorker:
 
     def _read_new_rows(self, now: float) -> None:
         jobs, unreadable = self.queue.read_new(self.index.last_rowid)
+        latest = now + self._max_ahead
         for rowid, job in jobs:
+            if job.enqueued_at > now or job.not_before > latest:  # a clock that jumped back, or a tampered row
+                job = replace(job, enqueued_at=min(job.enqueued_at, now), not_before=min(job.not_before, latest))
             self.index.add(rowid, job)
         if unreadable:
             self.index.last_rowid = max(self.index.last_rowid, max(row.rowid for row in unreadable))
@@ -195,27 +201,9 @@ class SyncWorker:
     def _record(self, lease: Lease, whole: Optional[BaseException],
                 failures: Dict[int, BaseException], now: float) -> None:
         job = lease.job
-        if whole is not None:
-            parts: List[Tuple[Job, BaseException]] = [(job, whole)]
-        else:
-            unknown = [scene_id for scene_id in failures if scene_id not in job.scene_ids]
-            if unknown:
-                log.warning("processor reported scenes %s that were not in the job; ignored", unknown[:10])
-            parts = [(job.for_scenes([scene_id]) if len(job.scene_ids) > 1 else job, error)
-                     for scene_id, error in failures.items() if scene_id in job.scene_ids]
+        parts = self._failed_parts(job, whole, failures)
         succeeded = len(job.scene_ids) - sum(len(part.scene_ids) for part, _ in parts)
-        connection_failed = any(isinstance(error, PlexUnreachable) for _, error in parts)
-        plex_answered = succeeded > 0 or any(
-            not isinstance(error, (ConfigurationError, PlexUnreachable)) for _, error in parts)
-        breaker_was_open = self.breaker.is_open
-        waive_charge = False
-        if connection_failed:
-            waive_charge = self.breaker.record_failure(now)
-        elif plex_answered:
-            self.breaker.record_success()
-        if self.breaker.is_open != breaker_was_open or (connection_failed and waive_charge):
-            self._report_breaker(now, breaker_was_open)
-
+        waive_charge = self._update_breaker(parts, succeeded, now)
         requeue: List[Job] = []
         dead: List[DeadLetterEntry] = []
         pause_error: Optional[BaseException] = None
@@ -243,6 +231,30 @@ class SyncWorker:
             self._last_success_at = now
         if pause_error is not None:
             self._pause(pause_error, now)
+
+    @staticmethod
+    def _failed_parts(job: Job, whole: Optional[BaseException],
+                      failures: Dict[int, BaseException]) -> List[Tuple[Job, BaseException]]:
+        """What failed, as (job, error) pairs: the whole job, or each failed scene of a batch on its own."""
+        if whole is not None:
+            return [(job, whole)]
+        unknown = [scene_id for scene_id in failures if scene_id not in job.scene_ids]
+        if unknown:
+            log.warning("processor reported scenes %s that were not in the job; ignored", unknown[:10])
+        return [(job.for_scenes([scene_id]) if len(job.scene_ids) > 1 else job, error)
+                for scene_id, error in failures.items() if scene_id in job.scene_ids]
+
+    def _update_breaker(self, parts: List[Tuple[Job, BaseException]], succeeded: int, now: float) -> bool:
+        """Feed the outcome to the breaker; True when connection failures must not be charged."""
+        was_open = self.breaker.is_open
+        waive_charge = False
+        if any(isinstance(error, PlexUnreachable) for _, error in parts):
+            waive_charge = self.breaker.record_failure(now)
+        elif succeeded or any(not isinstance(error, ConfigurationError) for _, error in parts):
+            self.breaker.record_success()  # Plex answered (or was not needed)
+        if waive_charge or self.breaker.is_open != was_open:
+            self._report_breaker(now, was_open)
+        return waive_charge
 
     def _letters(self, part: Job, error: BaseException, message: str, now: float) -> List[DeadLetterEntry]:
         letters = []
@@ -288,7 +300,7 @@ class SyncWorker:
                 self._stop.wait(delay)
             else:
                 self.exit_reason = "stopped"
-        except Exception:
+        except BaseException:  # a thread has nobody to raise to: record it and let run_drainer report
             self.exit_reason = "error"
             log.exception("the drainer stopped on an unexpected error; jobs stay queued")
         finally:

@@ -126,6 +126,9 @@ def test_trigger_plex_scan_asks_for_just_the_mapped_folder(plex, connect):
     record = target.sync_scene(full_scene("/stash/new/clip.mp4"), None)
     assert record.rating_key == plex.find_by_file("/media/videos/new/clip.mp4")
     assert len(plex.refreshes) == 1
+    assert target.request_scan(full_scene("/stash/new/other.mp4")) == "/media/videos/new"  # throttled
+    assert target.request_scan(full_scene("/outside/every/library.mp4")) is None
+    assert len(plex.refreshes) == 1
 
 
 def test_no_scan_without_the_setting(plex, connect):
@@ -133,6 +136,7 @@ def test_no_scan_without_the_setting(plex, connect):
     with pytest.raises(NotInPlexYet):
         connect().sync_scene(full_scene("/media/videos/new/clip.mp4"), None)
     assert plex.refreshes == []
+    assert connect().request_scan(full_scene("/media/videos/new/clip.mp4")) is None
 
 
 def test_ambiguous_basenames_under_strict_matching_name_the_candidates(plex, connect):

@@ -5,6 +5,7 @@ import dataclasses
 
 import pytest
 
+from common.errors import TransientError
 from common.models import Performer
 from tests.integration.plex_fixtures import (JPEG, PNG, clock, connect, full_scene, hand_edit, images,  # noqa: F401
                                              plex, plex_requests, scene)
@@ -222,7 +223,8 @@ def test_images_upload_only_when_the_screenshot_changed(plex, connect, images):
     images.by_url["http://stash.local/scene/1/screenshot?t=3"] = PNG
     plex.reset_counts()
     target.sync_scene(full_scene(MOVIE, screenshot_url="http://stash.local/scene/1/screenshot?t=3"), second)
-    assert plex.count("POST /library/metadata/{id}/posters") == 1 and plex.count("POST /library/metadata/{id}/arts") == 1
+    assert plex.count("POST /library/metadata/{id}/posters") == 1
+    assert plex.count("POST /library/metadata/{id}/arts") == 1
     assert plex.item(rk)["poster"] == PNG
     assert plex_requests(plex) == 3  # read the item + two uploads; locks already set, metadata unchanged
 
@@ -251,3 +253,14 @@ def test_rematched_item_gets_its_images(plex, connect):
     plex.reset_counts()
     target.sync_scene(full_scene(MOVIE, title="t2"), stale)
     assert plex.count("POST /library/metadata/{id}/posters") == 1
+
+
+def test_a_failed_rating_after_the_edit_does_not_turn_our_fields_into_hand_edits(plex, connect):
+    rk = plex.add_movie(1, [MOVIE], "clip")
+    target = connect(preserve_plex_edits=True, sync_poster=False, sync_art=False)
+    plex.fail_next(status=503, route="/:/rate")
+    with pytest.raises(TransientError):
+        target.sync_scene(full_scene(MOVIE), None)
+    record = target.sync_scene(full_scene(MOVIE), None)  # the retry
+    target.sync_scene(full_scene(MOVIE, title="Changed in Stash"), record)
+    assert plex.item(rk)["title"] == "Changed in Stash" and plex.item(rk)["userRating"] == 8.0

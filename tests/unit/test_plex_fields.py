@@ -124,3 +124,11 @@ def test_hash_ignores_what_is_not_written():
 def test_encoded_len_matches_quote(text):
     from urllib.parse import quote
     assert encoded_len(text) == len(quote(text, safe=""))
+
+
+def test_performer_photo_urls_are_bounded_in_total():
+    performers = tuple(Performer(f"P{i}", "http://stash.local/performer/%d/image?t=%s" % (i, "9" * 200))
+                       for i in range(100))
+    want = wanted(dataclasses.replace(SCENE, performers=performers), Settings(performer_photos=True))
+    assert len(want.tags[ACTOR]) == 100 and 0 < len(want.thumbs) < 100
+    assert sum(encoded_len(url) + 24 for url in want.thumbs.values()) <= 5000

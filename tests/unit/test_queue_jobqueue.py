@@ -70,3 +70,11 @@ def test_unreadable_rows_are_reported_not_raised(stores):
         connection.execute("INSERT INTO ack_queue_jobs (data, timestamp, status) VALUES (?, 0, 0)", (b"garbage",))
     jobs, unreadable = stores.jobs.read_new(0)
     assert jobs == [] and unreadable[0].text == "garbage" and "JSON" in unreadable[0].error
+
+
+def test_opening_the_queue_elsewhere_never_resets_rows_in_progress(stores, tmp_path):
+    enqueue(tmp_path, [1], "update", "edit")
+    stores.jobs.mark_in_progress([stores.jobs.read_new(0)[0][0][0]])
+    with open_stores(tmp_path) as other:  # a task or hook process opening the same queue
+        assert other.jobs.counts().in_progress == 1
+    assert stores.jobs.counts().in_progress == 1

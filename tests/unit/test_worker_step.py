@@ -355,3 +355,13 @@ def test_run_in_a_thread_drains_and_exits_when_idle(stores, processor):
     assert sorted(scene for call in processor.calls for scene in call.scene_ids) == list(range(1, 21))
     assert all(len(call.scene_ids) <= 5 for call in processor.calls)
     assert stores.status.get("last_success_at") is not None
+
+
+def test_a_row_dated_in_the_future_cannot_stall_the_drainer(stores, processor):
+    put(stores, 1, T0 + 10 * 86400.0)  # the hook's clock was days ahead
+    put(stores, 2, T0, attempts=1, not_before=T0 + 10 ** 9)  # a tampered retry time
+    worker = make_worker(stores, processor)
+    worker.step(T0)
+    assert worker.index.next_due() <= T0 + 86400.0
+    drive(worker, T0, T0 + 2 * 86400.0)
+    assert sorted(processor.scenes()) == [[1], [2]]
