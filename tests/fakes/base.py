@@ -17,6 +17,9 @@ Server side (subclass `FakeHTTPServer`):
         # server) or drop it (apply=False)
     srv.down(); srv.up()      # close the listener and open connections; re-bind the same port
     srv.counts() -> {"PUT /library/sections/{id}/all": 3, ...};  srv.count(key) -> int
+    srv.bump(key, n=1)        # count something of the subclass's own (e.g. from inside a handler)
+    srv.extra_count_keys(req) # override: further keys to count for a request, counted with (and
+                              # before) its route key, faulted requests too
     srv.request_log() -> [{"method", "path", "query", "route", "status", "elapsed_ms"}, ...]
     srv.reset_counts()        # counts and log;  srv.reset(): also faults and latency
 `route` filters match the registered pattern ("/library/sections/{id}/all"), `method` the
@@ -40,7 +43,7 @@ import traceback
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 CONTROL_PREFIX = "/__fake__/"
@@ -175,6 +178,15 @@ class FakeHTTPServer:
         with self._lock:
             return self._counts.get(key, 0)
 
+    def bump(self, key: str, n: int = 1) -> None:
+        """Add `n` to the count of `key` (which need not be a route)."""
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    def extra_count_keys(self, req: Request) -> Iterable[str]:
+        """Override to count a request under further keys (req.params is already filled in)."""
+        return ()
+
     def request_log(self) -> list[dict]:
         with self._lock:
             return [dict(entry) for entry in self._log]
@@ -206,8 +218,10 @@ class FakeHTTPServer:
         """The answer to send, or None to drop the connection."""
         pattern, handler, req.params = self._match(req.method, req.path)
         key = f"{req.method} {pattern}"
+        counted = [*self.extra_count_keys(req), key]
         with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
+            for name in counted:
+                self._counts[name] = self._counts.get(name, 0) + 1
         started = time.monotonic()
         response = self._answer(req, pattern, handler)
         with self._lock:
@@ -275,6 +289,9 @@ def _close_quietly(conn: socket.socket) -> None:
 def _make_handler(owner: FakeHTTPServer) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # A small write after an unacknowledged one waits for the peer's delayed ACK (~40 ms)
+        # under Nagle's algorithm; answers also go out in one write (see send).
+        disable_nagle_algorithm = True
 
         def setup(self) -> None:
             super().setup()
@@ -318,12 +335,18 @@ def _make_handler(owner: FakeHTTPServer) -> type:
             self.send(Response(status, json.dumps(result).encode(), "application/json"))
 
         def send(self, response: Response) -> None:
+            """Status line, headers and body in one write."""
             try:
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(response.body)))
-                self.end_headers()
-                self.wfile.write(b"" if self.command == "HEAD" else response.body)
+                body = b"" if self.command == "HEAD" else response.body
+                head = getattr(self, "_headers_buffer", None)  # what end_headers would flush
+                if head is None:  # an HTTP/0.9 request: no headers at all
+                    self.wfile.write(body)
+                else:
+                    head += [b"\r\n", body]
+                    self.flush_headers()
             except OSError:
                 self.close_connection = True
 

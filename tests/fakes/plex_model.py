@@ -4,6 +4,12 @@ Kept apart from HTTP and XML so the behaviour PlexSync depends on (what a PUT ma
 how tags are added, removed and locked, how listings are ordered) reads in one place.
 A library of 100,000 items must fit comfortably in memory, so an item is a `__slots__`
 object holding strings and small tuples; XML is only built per request (plex_xml.py).
+
+Listings: the default order (titleSort; show, season, episode) is kept up to date per section
+and type. Other orders (`sort=addedAt:desc`, `sort=episode.titleSort,show.title:desc`...) are
+built lazily on first use, kept as an ascending list per (type, sort) and read backwards when
+the first field is descending; adds, edits and removals mark items stale in the lists built so
+far, and the next read patches them in (cheap for a few changes, a rebuild for many).
 """
 from __future__ import annotations
 
@@ -12,8 +18,10 @@ import threading
 import time
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any, Iterable, Optional, Union
+from datetime import date, datetime, timezone
+from functools import total_ordering
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Optional, Union
 from urllib.parse import unquote
 
 TAG_ELEMENTS = {"genre": "Genre", "actor": "Role", "director": "Director", "writer": "Writer",
@@ -39,6 +47,9 @@ IMAGE_LOCKS = frozenset({"thumb", "art", "theme", "clearLogo", "squareArt"})
 DISPLAY_ATTRS = frozenset({"guid", "duration", "viewCount", "viewOffset", "lastViewedAt", "chapterSource",
                            "primaryExtraKey", "ratingImage", "audienceRatingImage", "art", "thumb"})
 SEARCH_TYPES = {1: "movie", 2: "show", 3: "season", 4: "episode"}
+TYPE_NUMBERS = {kind: number for number, kind in SEARCH_TYPES.items()}
+LINEAGE = {"movie": ("movie",), "show": ("show",), "season": ("season", "show"),
+           "episode": ("episode", "season", "show")}  # the item's kind, then its ancestors'
 SECTION_TYPES = {"movie": (1,), "show": (2, 3, 4)}
 FLOAT_FIELDS = frozenset({"userRating", "audienceRating", "rating"})
 INT_FIELDS = frozenset({"year", "addedAt"})
@@ -48,6 +59,150 @@ TagEntry = Union[str, tuple]  # actors are (name, thumb, role); other tags are p
 
 class EditError(ValueError):
     """A request Plex would answer with 400 Bad Request."""
+
+
+NO_VALUE = float("-inf")  # a missing number sorts first (last when descending)
+
+
+def _number(name: str, default: Optional[float] = None) -> Callable[["Item"], float]:
+    def value(item: "Item") -> float:
+        raw = item.fields.get(name)
+        try:
+            return float(raw) if raw else (NO_VALUE if default is None else default)
+        except ValueError:
+            return NO_VALUE
+    return value
+
+
+def _text(name: str) -> Callable[["Item"], str]:
+    return lambda item: (item.fields.get(name) or "").lower()
+
+
+# sort=<field>: the value an item sorts by. Titles compare case-insensitively; ties go by ratingKey.
+SORT_KEYS: dict[str, Callable[["Item"], Any]] = {
+    "titleSort": lambda item: (item.fields.get("titleSort") or item.title).lower(),
+    "title": lambda item: item.title.lower(),
+    "addedAt": lambda item: item.added_at,
+    "updatedAt": lambda item: item.updated_at,
+    "originallyAvailableAt": lambda item: item.fields.get("originallyAvailableAt", ""),
+    "year": _number("year"),
+    "rating": _number("rating"),
+    "audienceRating": _number("audienceRating"),
+    "userRating": _number("userRating"),
+    "lastRatedAt": _number("lastRatedAt"),
+    "lastViewedAt": _number("lastViewedAt"),
+    "viewCount": _number("viewCount", 0.0),
+    "duration": _number("duration", 1800000.0),
+    "mediaHeight": lambda item: 1080 if item.media else NO_VALUE,  # every fake Media is 1080p
+    "contentRating": _text("contentRating"),
+    "summary": _text("summary"),
+    "tagline": _text("tagline"),
+    "guid": lambda item: item.fields.get("guid") or f"local://{item.rating_key}",
+    "id": lambda item: item.rating_key,
+    "index": lambda item: NO_VALUE if item.index is None else item.index,
+}
+# <field><op>=<value> filters on a listing: dates take unix seconds, YYYY-MM-DD or -30d style.
+FILTER_FIELDS = {"addedAt": "date", "updatedAt": "date", "lastViewedAt": "date", "lastRatedAt": "date",
+                 "year": "integer", "duration": "integer", "viewCount": "integer", "userRating": "integer"}
+_SORT_PART = re.compile(r"^(?:([a-zA-Z]+)\.)?([a-zA-Z]+)(?::([a-zA-Z]*))?$")
+_SORT_DIRECTIONS = {"": False, "asc": False, "nullsLast": False, "desc": True}
+_FILTER_PARAM = re.compile(r"^(?:([a-zA-Z]+)\.)?([a-zA-Z]+)(>>|<<|!)?$")
+_RELATIVE = re.compile(r"^-?(\d+)(mon|[smhdwy])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mon": 30 * 86400, "y": 365 * 86400}
+SortSpec = tuple  # ((ancestor depth, field, descending), ...)
+MAX_SORTED_VIEWS = 8  # per section; the least recently read goes first
+
+
+@total_ordering
+class _Descending:
+    """A text value that sorts backwards, for descending text fields after the first sort field."""
+    __slots__ = ("value",)
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and self.value == other.value
+
+    def __lt__(self, other: "_Descending") -> bool:
+        return other.value < self.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+def _lineage_depth(prefix: Optional[str], kind: str, raw: str) -> int:
+    if not prefix:
+        return 0
+    if prefix not in LINEAGE[kind]:
+        raise EditError(f"{raw!r}: a {kind} listing cannot use {prefix} fields")
+    return LINEAGE[kind].index(prefix)
+
+
+def parse_sort(raw: Optional[str], kind: str) -> SortSpec:
+    """The sort= parameter ("addedAt:desc", "episode.titleSort,show.title:desc"); () for the default
+    order; EditError (400) for an unknown field, libtype or direction, as Plex refuses them."""
+    if not (raw or "").strip():
+        return ()
+    spec = []
+    for part in raw.split(","):
+        found = _SORT_PART.match(part.strip())
+        if not found or found[2] not in SORT_KEYS or (found[3] or "") not in _SORT_DIRECTIONS:
+            raise EditError(f"unknown sort {part!r}")
+        spec.append((_lineage_depth(found[1], kind, part), found[2], _SORT_DIRECTIONS[found[3] or ""]))
+    return tuple(spec)
+
+
+def _filter_value(kind: str, raw: str) -> float:
+    relative = _RELATIVE.match(raw)
+    if kind == "date" and relative:
+        return time.time() - int(relative[1]) * _UNIT_SECONDS[relative[2]]
+    if kind == "date" and _DATE.match(raw):
+        return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
+    return float(raw)
+
+
+def parse_filters(query: Iterable[tuple[str, str]], kind: str) -> list[tuple[int, str, str, list[float]]]:
+    """The addedAt>>=<unix> style filters of a listing: (depth, field, operator, values) each.
+
+    `>>=` keeps values above, `<<=` below, `=` (comma-separated: any of) equal, `!=` unequal;
+    items without the value never pass. Parameters that are not filters are left alone; a
+    comparison on a field the fake cannot filter by is refused rather than ignored."""
+    filters = []
+    for key, value in query:
+        found = _FILTER_PARAM.match(key)
+        if not found or (found[2] not in FILTER_FIELDS and not found[3]):
+            continue
+        if found[2] not in FILTER_FIELDS:
+            raise EditError(f"the fake Plex cannot filter by {key}={value!r}")
+        try:
+            values = [_filter_value(FILTER_FIELDS[found[2]], part) for part in value.split(",") if part]
+        except ValueError:
+            raise EditError(f"bad filter value {key}={value!r}") from None
+        if not values or (found[3] in (">>", "<<") and len(values) != 1):
+            raise EditError(f"bad filter value {key}={value!r}")
+        filters.append((_lineage_depth(found[1], kind, key), found[2], found[3] or "=", values))
+    return filters
+
+
+def _passes(value: float, operator: str, values: list[float]) -> bool:
+    if value == NO_VALUE:
+        return False
+    if operator == ">>":
+        return value > values[0]
+    if operator == "<<":
+        return value < values[0]
+    return (value in values) == (operator == "=")
+
+
+class SortedView:
+    """One section's items of one type in one order: ascending entries (values..., ratingKey),
+    the ratingKeys changed since they were sorted, and the highest ratingKey the server had
+    then (a stale key above it is a new item, with no old entry to take out)."""
+    __slots__ = ("entries", "stale", "newest")
+
+    def __init__(self, entries: list, newest: int):
+        self.entries, self.stale, self.newest = entries, set(), newest
 
 
 class Item:
@@ -87,6 +242,7 @@ class Section:
     created_at: int
     lists: dict[int, list] = field(default_factory=dict)
     dirty: set[int] = field(default_factory=set)
+    sorts: dict[tuple, SortedView] = field(default_factory=dict)  # (search type, spec) -> view
 
     def ordered(self, search_type: int) -> list:
         entries = self.lists.setdefault(search_type, [])
@@ -230,20 +386,21 @@ class Library:
         with self.lock:
             section = self.section(section_key, "show")
             prepared = self._prepare("episode", files, fields)
-            show = self._child(section, None, show_title, "show", 1)
-            season_item = self._child(section, show, f"Season {season}", "season", season)
+            show = self._child(section, None, show_title, "show", 1, added_at)
+            season_item = self._child(section, show, f"Season {season}", "season", season, added_at)
             item = self._new_item("episode", section_key, title, added_at, season_item, episode)
             self._attach(item, files, size, prepared)
             return item.rating_key
 
-    def _child(self, section: Section, parent: Optional[Item], title: str, kind: str, index: int) -> Item:
+    def _child(self, section: Section, parent: Optional[Item], title: str, kind: str, index: int,
+               added_at: Optional[int]) -> Item:
         if parent is None:
             key = self._shows.get((section.key, title))
         else:
             key = next((k for k in parent.children if self.items[k].index == index), None)
         if key is not None:
             return self.items[key]
-        item = self._new_item(kind, section.key, title, None, parent, index)
+        item = self._new_item(kind, section.key, title, added_at, parent, index)
         if parent is None:
             self._shows[(section.key, title)] = item.rating_key
         return item
@@ -308,7 +465,8 @@ class Library:
 
     def _place(self, item: Item) -> None:
         """Keep the item at its place in its section's ordered list (sorted lazily after bulk adds)."""
-        search_type = {"movie": 1, "show": 2, "season": 3, "episode": 4}[item.kind]
+        self.touch(item)
+        search_type = TYPE_NUMBERS[item.kind]
         section = self.sections[item.section_key]
         entries = section.lists.setdefault(search_type, [])
         dirty = search_type in section.dirty
@@ -316,7 +474,7 @@ class Library:
         if item.sort_key == new_key:
             return
         if item.sort_key:
-            del entries[entries.index(item.sort_key) if dirty else bisect_left(entries, item.sort_key)]
+            self._unplace(item)
         item.sort_key = new_key
         if not entries or entries[-1] < new_key:
             entries.append(new_key)
@@ -325,6 +483,145 @@ class Library:
             section.dirty.add(search_type)
         else:
             insort(entries, new_key)
+
+    def _place_tree(self, item: Item) -> None:
+        """Place an edited item and, as their default order follows a show's title, its descendants."""
+        self._place(item)
+        for key in item.children or ():
+            self._place_tree(self.items[key])
+
+    def _unplace(self, item: Item) -> None:
+        section = self.sections[item.section_key]
+        search_type = TYPE_NUMBERS[item.kind]
+        entries = section.lists[search_type]
+        if search_type in section.dirty:
+            entries.remove(item.sort_key)
+        else:
+            del entries[bisect_left(entries, item.sort_key)]
+
+    def touch(self, item: Item) -> None:
+        """Note a change to an item for the sorted views of its section built so far."""
+        section = self.sections[item.section_key]
+        if not section.sorts:
+            return
+        search_type = TYPE_NUMBERS[item.kind]
+        for view_key, view in list(section.sorts.items()):
+            if view_key[0] == search_type:
+                view.stale.add(item.rating_key)
+            elif any(depth for depth, _, _ in view_key[1]):  # it may sort by this ancestor's fields
+                del section.sorts[view_key]
+
+    def listing(self, section: Section, search_type: int, sort: Optional[str],
+                query: Iterable[tuple[str, str]], start: int, size: Optional[int]) -> tuple[list[int], int]:
+        """The ratingKeys of one page of a section's listing, and how many the whole listing has."""
+        kind = SEARCH_TYPES[search_type]
+        spec, filters = parse_sort(sort, kind), parse_filters(query, kind)
+        entries, backwards = (self._sorted(section, search_type, spec) if spec
+                              else (section.ordered(search_type), False))
+        if filters:
+            entries = [e for e in (reversed(entries) if backwards else entries) if self._kept(e[-1], filters)]
+            backwards = False
+        total = len(entries)
+        end = total if size is None else min(total, start + max(0, size))
+        if start >= end:
+            return [], total
+        window = entries[total - end:total - start][::-1] if backwards else entries[start:end]
+        return [entry[-1] for entry in window], total
+
+    def _kept(self, rating_key: int, filters: list) -> bool:
+        item = self.items[rating_key]
+        for depth, name, operator, values in filters:
+            if not _passes(SORT_KEYS[name](self._ancestor(item, depth)), operator, values):
+                return False
+        return True
+
+    def _ancestor(self, item: Item, depth: int) -> Item:
+        for _ in range(depth):
+            item = self.items[item.parent_key]
+        return item
+
+    def _sorted(self, section: Section, search_type: int, spec: SortSpec) -> tuple[list, bool]:
+        """Entries in the order `spec` asks for, ascending or (True) to be read backwards."""
+        backwards = spec[0][2]
+        if backwards:
+            spec = tuple((depth, name, not descending) for depth, name, descending in spec)
+        view = section.sorts.pop((search_type, spec), None)
+        newest = self._next_key - 1
+        if view is None or len(view.stale) * 8 > len(section.lists.get(search_type, ())):
+            items = self.items
+            listed = [items[entry[-1]] for entry in section.ordered(search_type)]
+            if len(spec) == 1 and not spec[0][0]:  # the common case, kept quick for 100,000 items
+                value = SORT_KEYS[spec[0][1]]
+                entries = [(value(item), item.rating_key) for item in listed]
+                entries.sort(key=itemgetter(1))  # two stable sorts on one field each beat one on pairs
+                entries.sort(key=itemgetter(0))
+            else:
+                entries = [self._sort_entry(item, spec) for item in listed]
+                entries.sort()
+            view = SortedView(entries, newest)
+        elif view.stale:
+            kind, entries = SEARCH_TYPES[search_type], view.entries
+            known = {key for key in view.stale if key <= view.newest}
+            if known:  # edited or removed: take the old entries out (one pass)
+                entries = [entry for entry in entries if entry[-1] not in known]
+            fresh = [self._sort_entry(item, spec) for item in map(self.items.get, view.stale)
+                     if item is not None and item.kind == kind and item.section_key == section.key]
+            if len(fresh) <= 32:
+                for entry in fresh:
+                    insort(entries, entry)
+            else:
+                entries += fresh
+                entries.sort()  # nearly sorted already: close to linear
+            view = SortedView(entries, newest)
+        section.sorts[(search_type, spec)] = view
+        while len(section.sorts) > MAX_SORTED_VIEWS:
+            del section.sorts[next(iter(section.sorts))]
+        return view.entries, backwards
+
+    def _sort_entry(self, item: Item, spec: SortSpec) -> tuple:
+        values = []
+        for depth, name, descending in spec:
+            value = SORT_KEYS[name](self._ancestor(item, depth))
+            values.append((_Descending(value) if isinstance(value, str) else -value) if descending else value)
+        values.append(item.rating_key)
+        return tuple(values)
+
+    def remove(self, rating_key: int) -> list[int]:
+        """Delete an item, everything under it, and the seasons and show it leaves empty.
+
+        Returns the ratingKeys removed (KeyError for an unknown one). Files are released, tag
+        counts drop; the tags themselves stay known to the server, as in Plex."""
+        item = self.items[rating_key]
+        removed = self._drop_tree(item)
+        child, parent_key = item.rating_key, item.parent_key
+        while parent_key is not None:
+            parent = self.items[parent_key]
+            parent.children.remove(child)
+            self.touch(parent)  # leafCount/childCount changed
+            if parent.children:
+                break
+            self._drop(parent)
+            removed.append(parent.rating_key)
+            child, parent_key = parent.rating_key, parent.parent_key
+        return removed
+
+    def _drop_tree(self, item: Item) -> list[int]:
+        removed = []
+        for key in item.children or ():
+            removed += self._drop_tree(self.items[key])
+        self._drop(item)
+        return removed + [item.rating_key]
+
+    def _drop(self, item: Item) -> None:
+        self.touch(item)
+        self._unplace(item)
+        for _, _, path, _ in item.media:
+            self.by_file.pop(path, None)
+        for tag in list(item.tags or ()):
+            self._set_tags(item, tag, [])
+        if item.kind == "show":
+            self._shows.pop((item.section_key, item.scanned_title), None)
+        del self.items[item.rating_key]
 
     def _set_tags(self, item: Item, tag: str, entries: list) -> None:
         old = {tag_name(e) for e in item.tag_list(tag)}
@@ -341,7 +638,9 @@ class Library:
 
     def apply_edit(self, item: Item, plan: EditPlan) -> None:
         for name, value in plan.values.items():
-            if value:
+            if name == "addedAt":
+                item.added_at = int(value) if value else item.added_at
+            elif value:
                 item.fields[name] = value
             else:
                 item.fields.pop(name, None)
@@ -351,7 +650,7 @@ class Library:
             self._set_tags(item, tag, self._edited_tags(item, tag, plan))
         item.locked = item.locked or None
         item.updated_at = max(int(time.time()), item.updated_at + 1)
-        self._place(item)
+        self._place_tree(item)
 
     def _edited_tags(self, item: Item, tag: str, plan: EditPlan) -> list:
         current = [] if tag in plan.clears else list(item.tag_list(tag))
@@ -378,7 +677,7 @@ class Library:
             item.fields["title"] = item.scanned_title
         for tag in KIND_TAGS[item.kind] - locked:
             self._set_tags(item, tag, [])
-        self._place(item)
+        self._place_tree(item)
 
     def add_image(self, item: Item, kind: str, payload: Union[bytes, str]) -> None:
         item.images = item.images or {}
@@ -392,6 +691,7 @@ class Library:
             return False
         item.images[f"{kind}:selected"] = [key]
         item.updated_at = max(int(time.time()), item.updated_at + 1)
+        self.touch(item)
         return True
 
     def selected_image(self, item: Item, kind: str) -> Optional[list]:

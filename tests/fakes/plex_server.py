@@ -12,10 +12,19 @@ Test-side API (beyond tests/fakes/base.py):
     rk = plex.add_episode(2, ["/tv/s/e1.mp4"], "E1", show_title="S", season=1, episode=1)
     plex.add_pending_file(1, "/data/videos/new.mp4", "New")   # appears after a refresh?path= covering it
     plex.item(rk) -> dict;  plex.find_by_file(path) -> ratingKey | None
+    plex.remove_item(rk) -> [ratingKeys removed]   # as if deleted in Plex: 404 afterwards, gone from
+        # listings; a show or season goes with everything under it, and a season or show left
+        # without episodes goes too. Other processes: POST /__fake__/remove_item {"rating_key": rk}
     plex.refreshes -> [(section_key, path | None)];  plex.item_refreshes -> [ratingKey]
     plex.tag_edit_mode = "add" | "replace"    # what indexed tags do to an item's existing tags
     plex.scan_delay = 0.0                      # seconds before a refresh's pending files appear
     plex.refresh_resets_unlocked = False       # PUT .../refresh drops unlocked edits, as an agent would
+Listings (GET /library/sections/{id}/all?type=N, paged by X-Plex-Container-Start/Size as
+header or query) honour sort= (addedAt, updatedAt, titleSort, title, originallyAvailableAt,
+year, rating, userRating, duration, lastViewedAt, id, index... each with :desc, optionally
+"episode."/"show."-prefixed, comma-separated for ties; an unknown one is a 400), simple
+filters (addedAt>>=<unix | YYYY-MM-DD | -30d>, addedAt<<=..., year=2001,2002, viewCount!=0...)
+and includeMeta=1 (the <Meta> plexapi reads before a search with sort= or filters).
 Field keyword arguments use Plex's names (summary, studio, originallyAvailableAt, contentRating,
 tagline, year, titleSort, userRating...), tags their plural names (genres, actors, directors,
 writers, producers, countries, collections, labels), and locked=set_of_field_names.
@@ -50,6 +59,7 @@ class FakePlexServer(FakeHTTPServer):
         self.scan_delay = 0.0
         self.refresh_resets_unlocked = False
         self._routes_setup()
+        self.add_control("remove_item", lambda payload: self.remove_item(int(payload["rating_key"])))
 
     @property
     def tag_edit_mode(self) -> str:
@@ -88,6 +98,11 @@ class FakePlexServer(FakeHTTPServer):
         with self.library.lock:
             return _describe(self.library, self.library.items[rating_key])
 
+    def remove_item(self, rating_key: int) -> list[int]:
+        """Delete an item as Plex would (see the module docstring); KeyError if there is none."""
+        with self.library.lock:
+            return self.library.remove(rating_key)
+
     def find_by_file(self, path: str) -> Optional[int]:
         with self.library.lock:
             return self.library.by_file.get(path)
@@ -118,6 +133,7 @@ class FakePlexServer(FakeHTTPServer):
             ("GET", "/library", self._library),
             ("GET", "/library/sections", self._sections),
             ("GET", "/library/sections/{id}/all", self._all),
+            ("GET", "/library/sections/{id}/collections", self._collections),
             ("PUT", "/library/sections/{id}/all", self._edit),
             ("GET", "/library/sections/{id}/refresh", self._refresh_section),
             ("GET", "/library/metadata/{ids}", self._metadata),
@@ -171,10 +187,17 @@ class FakePlexServer(FakeHTTPServer):
         with self.library.lock:
             section = self._section(req)
             search_type = self._search_type(req, section, required=False)
-            ordered = section.ordered(search_type)
-            end = len(ordered) if size is None else start + max(0, _int(size))
-            keys = [entry[-1] for entry in ordered[start:end]]
-            return self._xml(plex_xml.listing(self.library, section, search_type, keys, start, len(ordered)))
+            try:
+                keys, total = self.library.listing(section, search_type, req.arg("sort"), req.query, start,
+                                                   None if size is None else _int(size))
+            except EditError as err:
+                raise _bad_request(str(err)) from None
+            return self._xml(plex_xml.listing(self.library, section, search_type, keys, start, total,
+                                              with_meta=req.arg("includeMeta") == "1"))
+
+    def _collections(self, req: Request) -> Response:
+        with self.library.lock:
+            return self._xml(plex_xml.collections(self._section(req), req.arg("includeMeta") == "1"))
 
     def _metadata(self, req: Request) -> Response:
         keys = [_int(part) for part in req.params["ids"].split(",") if part]
@@ -233,6 +256,7 @@ class FakePlexServer(FakeHTTPServer):
             else:
                 item.fields["userRating"] = f"{rating:g}"
                 item.fields["lastRatedAt"] = str(item.updated_at)
+            self.library.touch(item)
         return Response(200, b"")
 
     def _upload(self, req: Request) -> Response:

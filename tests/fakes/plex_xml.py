@@ -3,6 +3,9 @@
 Element and attribute names follow captures of a real server (../shared/plex/pms-captures,
 checked by tests/unit/test_fake_plex_shapes.py): a listing carries truncated tag lists and
 Media/Part children, a metadata answer carries every tag, <Field locked> and Media/Part/Stream.
+With includeMeta=1 a listing starts with <Meta>: per type the sorts the fake implements, the
+fields it can filter by, Plex's quick filters, and the operators per field type (plexapi reads
+this before any search with sort= or filters).
 """
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ import os
 import xml.etree.ElementTree as ET
 from typing import Optional
 
-from tests.fakes.plex_model import LISTING_TAG_LIMITS, TAG_ELEMENTS, Item, Library, Section, tag_name
+from tests.fakes.plex_model import (FILTER_FIELDS, LISTING_TAG_LIMITS, SECTION_TYPES, SEARCH_TYPES, SORT_KEYS,
+                                    TAG_ELEMENTS, Item, Library, Section, tag_name)
 
 IDENTIFIER = "com.plexapp.plugins.library"
 MEDIA_TAG = {"mediaTagPrefix": "/system/bundle/media/flags/", "mediaTagVersion": "1700000000"}
@@ -23,6 +27,58 @@ SECTION_ART = {"movie": ("/:/resources/movie-fanart.jpg", "/:/resources/movie.pn
                "show": ("/:/resources/show-fanart.jpg", "/:/resources/show.png", "Plex Series Scanner")}
 VIEW_GROUPS = {1: ("movie", "All Movies"), 2: ("show", "All Shows"), 3: ("season", "All Seasons"),
                4: ("episode", "All Episodes")}
+TYPE_TITLES = {"movie": "Movies", "show": "TV Shows", "season": "Seasons", "episode": "Episodes"}
+# Advertised sorts per type: (key, defaultDirection, title); the first is the default order.
+META_SORTS = {
+    "movie": (("titleSort", "asc", "Title"), ("originallyAvailableAt", "desc", "Release Date"),
+              ("rating", "desc", "Critic Rating"), ("audienceRating", "desc", "Audience Rating"),
+              ("duration", "desc", "Duration"), ("addedAt", "desc", "Date Added"),
+              ("lastViewedAt", "desc", "Date Viewed"), ("mediaHeight", "asc", "Resolution")),
+    "show": (("titleSort", "asc", "Title"), ("year", "desc", "Year"),
+             ("originallyAvailableAt", "desc", "Release Date"), ("rating", "desc", "Critic Rating"),
+             ("audienceRating", "desc", "Audience Rating"), ("contentRating", "asc", "Content Rating"),
+             ("addedAt", "desc", "Date Added"), ("lastViewedAt", "desc", "Date Viewed")),
+    "season": (("index", "asc", "Season"), ("addedAt", "desc", "Date Added"),
+               ("lastViewedAt", "desc", "Date Viewed")),
+    "episode": (("titleSort", "asc", "Title"), ("originallyAvailableAt", "desc", "Release Date"),
+                ("rating", "desc", "Critic Rating"), ("audienceRating", "desc", "Audience Rating"),
+                ("duration", "desc", "Duration"), ("addedAt", "desc", "Date Added"),
+                ("lastViewedAt", "desc", "Date Viewed"), ("mediaHeight", "asc", "Resolution")),
+}
+# Plex's quick filters (served by /library/sections/{id}/{filter}, which the fake does not answer).
+META_FILTERS = {
+    "movie": (("genre", "string", "Genre"), ("year", "integer", "Year"), ("decade", "integer", "Decade"),
+              ("contentRating", "string", "Content Rating"), ("collection", "string", "Collection"),
+              ("director", "string", "Director"), ("actor", "string", "Actor"), ("writer", "string", "Writer"),
+              ("producer", "string", "Producer"), ("country", "string", "Country"),
+              ("studio", "string", "Studio"), ("resolution", "string", "Resolution"),
+              ("hdr", "boolean", "HDR"), ("unwatched", "boolean", "Unplayed"),
+              ("inProgress", "boolean", "In Progress"), ("unmatched", "boolean", "Unmatched"),
+              ("label", "string", "Labels")),
+    "show": (("genre", "string", "Genre"), ("year", "integer", "Year"), ("collection", "string", "Collection"),
+             ("unwatchedLeaves", "boolean", "Unplayed"), ("label", "string", "Labels")),
+    "season": (("unwatchedLeaves", "boolean", "Unplayed"),),
+    "episode": (("unwatched", "boolean", "Unplayed"), ("inProgress", "boolean", "In Progress"),
+                ("label", "string", "Labels")),
+}
+# Fields the fake can filter by (plex_model.FILTER_FIELDS): (key, title, subType)
+META_FIELDS = (("userRating", "Rating", "rating"), ("year", "Year", "year"), ("duration", "Duration", "duration"),
+               ("addedAt", "Date Added", None), ("updatedAt", "Date Updated", None),
+               ("viewCount", "Plays", None), ("lastViewedAt", "Last Played", None),
+               ("lastRatedAt", "Last Rated", None))
+FIELD_OPERATORS = (
+    ("tag", (("=", "is"), ("!=", "is not"))),
+    ("integer", (("=", "is"), ("!=", "is not"), (">>=", "is greater than"), ("<<=", "is less than"))),
+    ("string", (("=", "contains"), ("!=", "does not contain"), ("==", "is"), ("!==", "is not"),
+                ("<=", "begins with"), (">=", "ends with"))),
+    ("boolean", (("=", "is true"), ("!=", "is false"))),
+    ("date", (("<<=", "is before"), (">>=", "is after"))),
+    ("subtitleLanguage", (("=", "is"), ("!=", "is not"))),
+    ("audioLanguage", (("=", "is"), ("!=", "is not"))),
+    ("resolution", (("=", "is"),)),
+)
+assert all(key in SORT_KEYS for sorts in META_SORTS.values() for key, _, _ in sorts)
+assert {key for key, _, _ in META_FIELDS} == set(FILTER_FIELDS)
 VIDEO_FIELDS = ("titleSort", "originalTitle", "studio", "contentRating", "summary", "rating",
                 "audienceRating", "userRating", "lastRatedAt", "viewOffset", "viewCount", "lastViewedAt",
                 "year", "tagline", "editionTitle", "originallyAvailableAt", "audienceRatingImage",
@@ -84,15 +140,81 @@ def sections(sections_: list[Section]) -> ET.Element:
 
 
 def listing(lib: Library, section: Section, search_type: int, keys: list[int], start: int,
-            total: int) -> ET.Element:
+            total: int, with_meta: bool = False) -> ET.Element:
     art, thumb, _ = SECTION_ART[section.type]
     view_group, view_title = VIEW_GROUPS[search_type]
     titles = {"title1": view_title} if section.type == "movie" else {"title1": section.title, "title2": view_title}
+    if with_meta:  # as in library_movies_filtertypes.xml
+        titles = {"title1": section.title, "title2": view_title}
     children = [element(lib, lib.items[key], full=False) for key in keys]
-    return container(children, totalSize=total, offset=start, allowSync=1, art=art, identifier=IDENTIFIER,
+    root = container(children, totalSize=total, offset=start, allowSync=1, art=art, identifier=IDENTIFIER,
                      librarySectionID=section.key, librarySectionTitle=section.title,
                      librarySectionUUID=section.uuid, **MEDIA_TAG, nocache=1, sortAsc=1, thumb=thumb,
                      title=section.title, **titles, viewGroup=view_group, viewMode=131122)
+    if with_meta:
+        root.insert(0, meta(section, search_type))
+    return root
+
+
+def collections(section: Section, with_meta: bool) -> ET.Element:
+    """GET /library/sections/{id}/collections: the fake keeps collections as tags only, so no items."""
+    art, thumb, _ = SECTION_ART[section.type]
+    view_group, view_title = VIEW_GROUPS[SECTION_TYPES[section.type][0]]
+    root = container([], totalSize=0, offset=0, allowSync=1, art=art, identifier=IDENTIFIER,
+                     librarySectionID=section.key, librarySectionTitle=section.title,
+                     librarySectionUUID=section.uuid, **MEDIA_TAG, sortAsc=1, thumb=thumb,
+                     title1=section.title, title2=view_title, viewGroup=view_group, viewMode=131122)
+    if with_meta:
+        el = ET.Element("Meta")
+        kind = ET.SubElement(el, "Type", {"key": f"/library/sections/{section.key}/all?type=18",
+                                          "type": "collection", "title": "Collections", "active": "1"})
+        kind.append(_sort(section, ("titleSort", "asc", "Title"), "?type=18"))
+        el.extend(_field_types())
+        root.insert(0, el)
+    return root
+
+
+def meta(section: Section, active_type: int) -> ET.Element:
+    el = ET.Element("Meta")
+    for search_type in SECTION_TYPES[section.type]:
+        kind = SEARCH_TYPES[search_type]
+        type_el = ET.SubElement(el, "Type", {
+            "key": f"/library/sections/{section.key}/all?type={search_type}", "type": kind,
+            "title": TYPE_TITLES[kind], "active": str(int(search_type == active_type))})
+        for name, filter_type, title in META_FILTERS[kind]:
+            ET.SubElement(type_el, "Filter", {"filter": name, "filterType": filter_type,
+                                              "key": f"/library/sections/{section.key}/{name}",
+                                              "title": title, "type": "filter"})
+        suffix = "" if search_type == SECTION_TYPES[section.type][0] else f"?type={search_type}"
+        type_el.extend(_sort(section, sort, suffix, default=i == 0) for i, sort in enumerate(META_SORTS[kind]))
+        for key, title, sub_type in META_FIELDS:
+            attrs = {"key": key, "title": title, "type": FILTER_FIELDS[key]}
+            if sub_type:
+                attrs["subType"] = sub_type
+            ET.SubElement(type_el, "Field", attrs)
+    ET.SubElement(el, "Type", {"key": f"/library/sections/{section.key}/folder", "type": "folder",
+                               "title": "Folders", "active": "0"})
+    el.extend(_field_types())
+    return el
+
+
+def _sort(section: Section, sort: tuple, suffix: str, default: bool = True) -> ET.Element:
+    key, direction, title = sort
+    attrs = {"defaultDirection": direction, "descKey": f"{key}:desc", "key": key, "title": title}
+    if default:
+        attrs = {"active": "1", "activeDirection": direction, "default": direction, **attrs,
+                 "firstCharacterKey": f"/library/sections/{section.key}/firstCharacter{suffix}"}
+    return ET.Element("Sort", attrs)
+
+
+def _field_types() -> list[ET.Element]:
+    found = []
+    for field_type, operators in FIELD_OPERATORS:
+        el = ET.Element("FieldType", {"type": field_type})
+        for key, title in operators:
+            ET.SubElement(el, "Operator", {"key": key, "title": title})
+        found.append(el)
+    return found
 
 
 def metadata(lib: Library, items: list[Item]) -> ET.Element:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 import struct
+import threading
 import time
 import zlib
 from collections import OrderedDict
@@ -64,6 +65,7 @@ class FakeStashServer(FakeHTTPServer):
         self.store = StashStore(data, clock, utc_offset_minutes)
         self.api_key = api_key
         self.session_cookie = session_cookie
+        self._state_lock = threading.Lock()  # the GraphQL log and the parsed-document cache
         self._documents: OrderedDict[str, tuple] = OrderedDict()
         self._graphql_log: list[dict] = []
         self.route("POST", "/graphql", self._graphql)
@@ -125,23 +127,19 @@ class FakeStashServer(FakeHTTPServer):
             return None
         return Response(401, b"Unauthorized\n", "text/plain; charset=utf-8")
 
-    def _handle(self, req: Request) -> Optional[Response]:
+    def extra_count_keys(self, req: Request) -> list[str]:
         if req.method == "POST" and req.path == "/graphql":
-            self._bump(f"POST /graphql {operation_name(req.body)}")
-        return super()._handle(req)
-
-    def _bump(self, key: str) -> None:
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
+            return [f"POST /graphql {operation_name(req.body)}"]
+        return []
 
     def graphql_log(self) -> list[dict]:
         """Every GraphQL request that reached the handler: {"operation", "query", "variables"}."""
-        with self._lock:
+        with self._state_lock:
             return [dict(entry) for entry in self._graphql_log]
 
     def reset_counts(self) -> None:
         super().reset_counts()
-        with self._lock:
+        with self._state_lock:
             self._graphql_log.clear()
 
     def _graphql(self, req: Request) -> Response:
@@ -152,7 +150,7 @@ class FakeStashServer(FakeHTTPServer):
         except (ValueError, KeyError, TypeError):
             return _json_response(400, {"errors": [{"message": "json body could not be decoded"}],
                                         "data": None})
-        with self._lock:
+        with self._state_lock:
             self._graphql_log.append({"operation": _operation_of(payload), "query": query,
                                       "variables": variables})
         document, errors = self._document(query)
@@ -171,7 +169,7 @@ class FakeStashServer(FakeHTTPServer):
         return _json_response(200, body)
 
     def _document(self, query: str) -> tuple:
-        with self._lock:
+        with self._state_lock:
             cached = self._documents.get(query)
             if cached is not None:
                 self._documents.move_to_end(query)
@@ -182,7 +180,7 @@ class FakeStashServer(FakeHTTPServer):
                       for e in validate(SCHEMA, document)]
         except GraphQLSyntaxError as err:
             document, errors = None, [dict(err.formatted, extensions={"code": "GRAPHQL_PARSE_FAILED"})]
-        with self._lock:
+        with self._state_lock:
             self._documents[query] = (document, errors)
             if len(self._documents) > 256:
                 self._documents.popitem(last=False)
@@ -307,7 +305,7 @@ def _build_schema():
 
 def _find_scenes(srv: FakeStashServer, scene_filter=None, scene_ids=None, ids=None, filter=None) -> FindPage:
     if filter and filter.get("per_page") is not None and filter["per_page"] < 0:
-        srv._bump("findScenes per_page=-1")
+        srv.bump("findScenes per_page=-1")
     return srv.store.find_scenes(scene_filter, ids or scene_ids, filter)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import urllib.error
+from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 import pytest
@@ -297,3 +299,54 @@ def _reachable(server: PlexServer, key: int) -> bool:
         return server.fetchItem(key).title == "Other process"
     except requests.ConnectionError:
         return False
+
+
+def test_recently_added_and_sorted_searches(plex: FakePlexServer) -> None:
+    keys = [plex.add_movie(1, [f"/data/videos/s{i}.mp4"], f"Sorted {i}", added_at=1_600_000_000 + (i * 7) % 12)
+            for i in range(12)]
+    newest_first = sorted(keys, key=lambda k: plex.item(k)["addedAt"], reverse=True)
+    section = connect(plex).library.sectionByID(1)
+
+    assert [m.ratingKey for m in section.recentlyAdded(maxresults=5)] == newest_first[:5]
+    assert [m.ratingKey for m in section.search(sort="addedAt:asc", container_size=5)] == newest_first[::-1]
+    assert [m.title for m in section.search(sort="titleSort:desc", maxresults=2)] == ["Sorted 9", "Sorted 8"]
+    cutoff = datetime.fromtimestamp(1_600_000_008, tz=timezone.utc)
+    assert [m.ratingKey for m in section.search(filters={"addedAt>>": cutoff}, sort="addedAt:desc")] == \
+        newest_first[:3]
+    with pytest.raises(NotFound):  # plexapi checks sorts against the <Meta> the fake advertises
+        section.search(sort="bogus")
+
+
+def test_recently_added_episodes(plex: FakePlexServer) -> None:
+    for n, show in enumerate(("Old Show", "New Show")):
+        plex.add_episode(2, [f"/data/series/{show}/e1.mkv"], f"{show} e1", show_title=show, season=1, episode=1,
+                         added_at=1_600_000_000 + n)
+    section = connect(plex).library.sectionByID(2)
+    assert [e.grandparentTitle for e in section.recentlyAdded(libtype="episode")] == ["New Show", "Old Show"]
+    assert [s.title for s in section.recentlyAdded()] == ["New Show", "Old Show"]
+
+
+def test_removed_items_are_gone_for_plexapi(plex: FakePlexServer) -> None:
+    movie = plex.add_movie(1, ["/data/videos/removed.mp4"], "Removed")
+    kept = plex.add_movie(1, ["/data/videos/kept.mp4"], "Kept")
+    episode = plex.add_episode(2, ["/data/series/show/s01e01.mkv"], "Only", show_title="Show", season=1, episode=1)
+    show = plex.item(episode)["grandparentRatingKey"]
+    server = connect(plex)
+    assert server.fetchItem(movie).title == "Removed"
+
+    assert plex.remove_item(movie) == [movie]
+    with pytest.raises(NotFound):
+        server.fetchItem(movie)
+    videos = server.library.sectionByID(1)
+    assert [m.ratingKey for m in videos.all()] == [kept] and videos.totalViewSize() == 1
+
+    removed = FakeControl(plex.url).call("remove_item", {"rating_key": episode})["result"]  # another process's way
+    assert removed[0] == episode and removed[-1] == show and len(removed) == 3  # its season went too
+    for key in removed:
+        with pytest.raises(NotFound):
+            server.fetchItem(key)
+    series = server.library.sectionByID(2)
+    assert series.all() == [] and series.searchEpisodes() == []
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        FakeControl(plex.url).call("remove_item", {"rating_key": episode})
+    assert unknown.value.code == 400

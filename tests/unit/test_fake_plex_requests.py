@@ -191,3 +191,156 @@ def test_item_refresh_is_recorded_and_can_drop_unlocked_edits(plex: FakePlexServ
     state = plex.item(key)
     assert (state["title"], state["summary"], state["genres"]) == ("Kept", None, [])
     assert plex.item_refreshes[-1] == key
+
+
+def listing(plex: FakePlexServer, http: requests.Session, section: int, **params) -> requests.Response:
+    return http.get(f"{plex.url}/library/sections/{section}/all", params=params, headers={"X-Plex-Token": plex.token})
+
+
+def rating_keys(answer: requests.Response) -> list[int]:
+    assert answer.status_code == 200, answer.text
+    return [int(el.get("ratingKey")) for el in ET.fromstring(answer.text)]
+
+
+def test_sort_orders_and_paging(plex: FakePlexServer, http: requests.Session) -> None:
+    plex.add_section(5, "Sorting", "movie", ["/data/sorting"])
+    added = {"c": 300, "a": 100, "d": 300, "b": 200}  # c and d tie on addedAt
+    keys = {t: plex.add_movie(5, [f"/data/sorting/{t}.mp4"], t.upper() if t == "b" else t, added_at=at)
+            for t, at in added.items()}
+    a, b, c, d = (keys[t] for t in "abcd")
+    assert rating_keys(listing(plex, http, 5, type=1)) == [a, b, c, d]
+    assert rating_keys(listing(plex, http, 5, type=1, sort="titleSort")) == [a, b, c, d]
+    assert rating_keys(listing(plex, http, 5, type=1, sort="title:desc")) == [d, c, b, a]
+    assert rating_keys(listing(plex, http, 5, type=1, sort="addedAt")) == [a, b, c, d]
+    assert rating_keys(listing(plex, http, 5, type=1, sort="addedAt:desc")) == [d, c, b, a]  # ties: newest key
+    assert rating_keys(listing(plex, http, 5, type=1, sort="movie.addedAt:desc,titleSort")) == [c, d, b, a]
+    assert rating_keys(listing(plex, http, 5, type=1, sort="addedAt:desc,titleSort:desc")) == [d, c, b, a]
+
+    put(plex, http, f"type=1&id={b}&titleSort.value=zzz&summary.value=edited", section=5)
+    assert rating_keys(listing(plex, http, 5, type=1, sort="updatedAt:desc"))[0] == b
+    assert rating_keys(listing(plex, http, 5, type=1, sort="titleSort:desc")) == [b, d, c, a]
+
+    by_header = http.get(f"{plex.url}/library/sections/5/all?type=1&sort=addedAt:desc", headers={
+        "X-Plex-Token": plex.token, "X-Plex-Container-Start": "1", "X-Plex-Container-Size": "2"})
+    root = ET.fromstring(by_header.text)
+    assert [int(v.get("ratingKey")) for v in root] == [c, b]
+    assert (root.get("size"), root.get("offset"), root.get("totalSize")) == ("2", "1", "4")
+    by_query = listing(plex, http, 5, type=1, sort="addedAt:desc", **{"X-Plex-Container-Start": 3,
+                                                                       "X-Plex-Container-Size": 5})
+    assert rating_keys(by_query) == [a]
+
+
+@pytest.mark.parametrize("sort", ["bogus", "addedAt:sideways", "show.addedAt", "addedAt,", "addedAt;desc"])
+def test_unknown_sorts_are_refused(plex: FakePlexServer, http: requests.Session, sort: str) -> None:
+    answer = listing(plex, http, 1, type=1, sort=sort)
+    assert answer.status_code == 400 and "Bad Request" in answer.text
+
+
+def test_sorted_listing_follows_adds_edits_and_removals(plex: FakePlexServer, http: requests.Session) -> None:
+    plex.add_section(6, "Churn", "movie", ["/data/churn"])
+    for i in range(60):
+        plex.add_movie(6, [f"/data/churn/{i}.mp4"], f"m{i:02d}", added_at=1000 + (i * 37) % 60)
+
+    def expected() -> list[int]:
+        items = [plex.item(k) for k in plex.library.items if plex.library.items[k].section_key == 6]
+        return [s["ratingKey"] for s in sorted(items, key=lambda s: (s["addedAt"], s["ratingKey"]), reverse=True)]
+
+    assert rating_keys(listing(plex, http, 6, type=1, sort="addedAt:desc")) == expected()
+    newest = plex.add_movie(6, ["/data/churn/new.mp4"], "new", added_at=5000)
+    first = rating_keys(listing(plex, http, 6, type=1, sort="addedAt:desc", **{"X-Plex-Container-Size": 1}))
+    assert first == [newest]
+    moved = expected()[-1]
+    put(plex, http, f"type=1&id={moved}&addedAt.value=4000", section=6)
+    plex.remove_item(newest)
+    for i in range(40):  # enough changes at once to rebuild rather than patch
+        plex.add_movie(6, [f"/data/churn/more{i}.mp4"], f"more{i}", added_at=900 + i)
+    assert rating_keys(listing(plex, http, 6, type=1, sort="addedAt:desc"))[0] == moved
+    assert rating_keys(listing(plex, http, 6, type=1, sort="addedAt:desc")) == expected()
+    assert rating_keys(listing(plex, http, 6, type=1, sort="addedAt")) == expected()[::-1]
+
+
+def test_episode_sorts_may_use_show_and_season_fields(plex: FakePlexServer, http: requests.Session) -> None:
+    plex.add_section(7, "Shows", "show", ["/data/shows"])
+    for show, added in (("Alpha", 10), ("Beta", 20)):
+        for episode in (1, 2):
+            plex.add_episode(7, [f"/data/shows/{show}/{episode}.mkv"], f"{show} {episode}", show_title=show,
+                             season=1, episode=episode, added_at=added + episode)
+    def titles(answer: requests.Response) -> list[str]:
+        return [el.get("title") for el in ET.fromstring(answer.text)]
+
+    assert titles(listing(plex, http, 7, type=4)) == ["Alpha 1", "Alpha 2", "Beta 1", "Beta 2"]
+    assert titles(listing(plex, http, 7, type=4, sort="addedAt:desc")) == ["Beta 2", "Beta 1", "Alpha 2", "Alpha 1"]
+    assert titles(listing(plex, http, 7, type=4, sort="show.titleSort:desc,episode.index")) == [
+        "Beta 1", "Beta 2", "Alpha 1", "Alpha 2"]
+    assert titles(listing(plex, http, 7, type=2, sort="addedAt:desc")) == ["Beta", "Alpha"]
+    assert listing(plex, http, 7, type=2, sort="episode.addedAt").status_code == 400
+
+    alpha = plex.item(plex.find_by_file("/data/shows/Alpha/1.mkv"))["grandparentRatingKey"]
+    put(plex, http, f"type=2&id={alpha}&titleSort.value=Zulu", section=7)
+    assert titles(listing(plex, http, 7, type=4)) == ["Beta 1", "Beta 2", "Alpha 1", "Alpha 2"]
+    assert titles(listing(plex, http, 7, type=4, sort="show.titleSort:desc,episode.index")) == [
+        "Alpha 1", "Alpha 2", "Beta 1", "Beta 2"]
+
+
+def test_filters_on_dates_and_numbers(plex: FakePlexServer, http: requests.Session) -> None:
+    plex.add_section(8, "Filtered", "movie", ["/data/filtered"])
+    keys = [plex.add_movie(8, [f"/data/filtered/{i}.mp4"], f"f{i}", added_at=1000 + i, year=2000 + i % 3)
+            for i in range(9)]
+    after = listing(plex, http, 8, type=1, sort="addedAt:desc", **{"addedAt>>": "1005", "X-Plex-Container-Size": 2})
+    root = ET.fromstring(after.text)
+    assert rating_keys(after) == keys[8:6:-1] and root.get("totalSize") == "3"
+    assert rating_keys(listing(plex, http, 8, type=1, **{"addedAt<<": "1002"})) == keys[:2]
+    assert rating_keys(listing(plex, http, 8, type=1, year="2001,2002", **{"addedAt>>": "1004"})) == [
+        keys[5], keys[7], keys[8]]
+    assert rating_keys(listing(plex, http, 8, type=1, **{"year!": "2000"})) == [k for i, k in enumerate(keys) if i % 3]
+    assert rating_keys(listing(plex, http, 8, type=1, **{"addedAt>>": "-30d"})) == []
+    assert listing(plex, http, 8, type=1, **{"viewOffset>>": "1"}).status_code == 400
+    assert listing(plex, http, 8, type=1, **{"addedAt>>": "soon"}).status_code == 400
+
+
+def test_remove_item_takes_it_out_of_everything(plex: FakePlexServer, http: requests.Session) -> None:
+    plex.add_section(9, "Doomed", "movie", ["/data/doomed"])
+    keep = plex.add_movie(9, ["/data/doomed/keep.mp4"], "keep", genres=["Shared"], added_at=1)
+    gone = plex.add_movie(9, ["/data/doomed/gone.mp4", "/data/doomed/gone2.mp4"], "gone", genres=["Shared"],
+                          added_at=2)
+    rating_keys(listing(plex, http, 9, type=1, sort="addedAt:desc"))  # a sorted view exists before the removal
+    headers = {"X-Plex-Token": plex.token}
+
+    assert plex.remove_item(gone) == [gone]
+
+    assert http.get(f"{plex.url}/library/metadata/{gone}", headers=headers).status_code == 404
+    assert rating_keys(listing(plex, http, 9, type=1)) == [keep]
+    assert rating_keys(listing(plex, http, 9, type=1, sort="addedAt:desc")) == [keep]
+    assert ET.fromstring(listing(plex, http, 9, type=1, **{"X-Plex-Container-Size": 0}).text).get("totalSize") == "1"
+    assert plex.find_by_file("/data/doomed/gone2.mp4") is None
+    assert put(plex, http, f"type=1&id={gone}&title.value=x", section=9).status_code == 404
+    role = ET.fromstring(http.get(f"{plex.url}/library/metadata/{keep}", headers=headers).text).find("Video/Genre")
+    assert role.get("tag") == "Shared" and role.get("count") is None  # one item carries it now
+    plex.add_movie(9, ["/data/doomed/gone.mp4"], "back")  # the file may come back as a new item
+    with pytest.raises(KeyError):
+        plex.remove_item(gone)
+
+
+def test_removing_episodes_drops_empty_seasons_and_shows(plex: FakePlexServer, http: requests.Session) -> None:
+    plex.add_section(10, "Shrinking", "show", ["/data/shrinking"])
+    e = {(s, n): plex.add_episode(10, [f"/data/shrinking/{s}{n}.mkv"], f"{s}{n}", show_title=s, season=n // 10,
+                                  episode=n) for s, n in (("A", 1), ("A", 2), ("A", 11), ("B", 1))}
+    season_a0 = plex.item(e[("A", 1)])["parentRatingKey"]
+    season_a1 = plex.item(e[("A", 11)])["parentRatingKey"]
+    show_a, show_b = plex.item(e[("A", 1)])["grandparentRatingKey"], plex.item(e[("B", 1)])["grandparentRatingKey"]
+
+    def count(search_type: int) -> int:
+        return int(ET.fromstring(listing(plex, http, 10, type=search_type).text).get("totalSize"))
+
+    assert plex.remove_item(e[("A", 1)]) == [e[("A", 1)]]
+    assert plex.remove_item(e[("A", 11)]) == [e[("A", 11)], season_a1]
+    assert (count(2), count(3), count(4)) == (2, 2, 2)
+    show = ET.fromstring(http.get(f"{plex.url}/library/metadata/{show_a}", headers={"X-Plex-Token": plex.token}).text)
+    assert (show[0].get("childCount"), show[0].get("leafCount")) == ("1", "1")
+
+    assert plex.remove_item(e[("A", 2)]) == [e[("A", 2)], season_a0, show_a]
+    season_b = plex.item(e[("B", 1)])["parentRatingKey"]
+    assert plex.remove_item(show_b) == [e[("B", 1)], season_b, show_b]  # a show goes with all it holds
+    assert (count(2), count(3), count(4)) == (0, 0, 0)
+    again = plex.add_episode(10, ["/data/shrinking/A1.mkv"], "A1 again", show_title="A", season=0, episode=1)
+    assert plex.item(again)["grandparentRatingKey"] not in (show_a, None)

@@ -81,6 +81,8 @@ def get(plex: FakePlexServer, path: str) -> bytes:
      "/library/sections/1/all?includeCollections=0&X-Plex-Container-Start=0&X-Plex-Container-Size=0"),
     ("library_tvshows_size_episodes.xml",
      "/library/sections/2/all?includeCollections=0&type=4&X-Plex-Container-Start=0&X-Plex-Container-Size=0"),
+    ("library_movies_filtertypes.xml",
+     "/library/sections/1/all?includeMeta=1&X-Plex-Container-Start=0&X-Plex-Container-Size=0"),
 ])
 def test_answer_has_every_element_and_attribute_of_the_capture(plex: FakePlexServer, capture: str,
                                                                 path: str) -> None:
@@ -98,6 +100,17 @@ def test_listing_nests_part_files_under_media(plex: FakePlexServer) -> None:
     assert files == ["/storage/movies/movie1.mkv", "/storage/movies/movie2.mkv"]
     assert root.find("Video/Media/Part/Stream") is None
     assert (root.get("size"), root.get("totalSize"), root.get("offset")) == ("2", "2", "0")
+
+
+def test_meta_advertises_what_the_fake_implements(plex: FakePlexServer) -> None:
+    root = ET.fromstring(get(plex, "/library/sections/2/all?type=4&includeMeta=1&X-Plex-Container-Size=0"))
+    types = {t.get("type"): t for t in root.iterfind("Meta/Type")}
+    assert list(types) == ["show", "season", "episode", "folder"] and types["episode"].get("active") == "1"
+    for kind in ("show", "season", "episode"):  # every sort advertised is one the fake can do
+        for sort in types[kind].iterfind("Sort"):
+            assert get(plex, f"{types[kind].get('key')}&sort={sort.get('descKey')}&X-Plex-Container-Size=0")
+    collections = ET.fromstring(get(plex, "/library/sections/1/collections?includeMeta=1"))
+    assert [t.get("type") for t in collections.iterfind("Meta/Type")] == ["collection"]
 
 
 def test_count_only_listing_has_no_children(plex: FakePlexServer) -> None:
