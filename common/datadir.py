@@ -28,9 +28,18 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 def touch_private(path: Path) -> Path:
-    """Create `path` with mode 0600 if it does not exist (SQLite's -wal/-shm files copy this mode)."""
+    """Create `path` with mode 0600 if it does not exist (SQLite's -wal/-shm files copy this mode).
+
+    An existing file is not opened at all: closing any descriptor of a file drops every POSIX
+    lock this process holds on it, including the locks of an SQLite connection already open on
+    it. Without them, another process closing its connection believes it is the last one,
+    checkpoints and deletes the WAL, and this process's later commits vanish.
+    """
     ensure_private_dir(path.parent)
-    fd = os.open(str(path), os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        fd = os.open(str(path), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return path
     os.close(fd)
     return path
 

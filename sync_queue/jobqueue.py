@@ -52,6 +52,20 @@ class QueueCounts:
 
 
 @dataclass(frozen=True)
+class SceneCounts:
+    """Like QueueCounts, but counting scenes (a bulk row holds up to BATCH_SIZE of them)."""
+
+    pending: int
+    scheduled: int
+    in_progress: int
+
+    @property
+    def unfinished(self) -> int:
+        """Scenes due now or being worked on: what a task waits for (retries come later)."""
+        return self.pending + self.in_progress
+
+
+@dataclass(frozen=True)
 class UnreadableRow:
     rowid: int
     text: str  # the stored data, cut short, for the dead letter
@@ -103,6 +117,34 @@ class JobQueue:
                 pending += 1
         return QueueCounts(pending, scheduled, in_progress, next_due)
 
+    def scene_counts(self, now: Optional[float] = None) -> SceneCounts:
+        """For task progress: scenes per state, reading every row once (like `counts`)."""
+        now = time.time() if now is None else now
+        pending = scheduled = in_progress = 0
+        for data, status in self.db.query(f"SELECT data, status FROM `{JOB_TABLE}`"):
+            fields = _fields(data)
+            scenes = fields.get("scene_ids")
+            size = len(scenes) if isinstance(scenes, list) and scenes else 1
+            if status >= STATUS_UNACK:
+                in_progress += size
+            elif _number(fields.get("not_before")) > now:
+                scheduled += size
+            else:
+                pending += size
+        return SceneCounts(pending, scheduled, in_progress)
+
+    def scheduled_jobs(self, now: Optional[float] = None) -> List[Job]:
+        """Waiting rows whose retry time is still ahead, as jobs (unreadable rows are left out)."""
+        now = time.time() if now is None else now
+        jobs = []
+        for data, status in self.db.query(f"SELECT data, status FROM `{JOB_TABLE}` WHERE status < ?", (STATUS_UNACK,)):
+            if _not_before(data) > now:
+                try:
+                    jobs.append(Job.decode(data))
+                except ValueError:
+                    continue
+        return jobs
+
     def waiting_count(self) -> int:
         """Rows not yet taken (due or scheduled): the drainer's last word before it exits."""
         return self.db.query_one(f"SELECT COUNT(*) FROM `{JOB_TABLE}` WHERE status < ?", (STATUS_UNACK,))[0]
@@ -153,11 +195,19 @@ class JobQueue:
 
 
 def _not_before(data: Any) -> float:
+    return _number(_fields(data).get("not_before"))
+
+
+def _fields(data: Any) -> dict:
     try:
-        value = json.loads(bytes(data).decode("utf-8") if not isinstance(data, str) else data).get("not_before", 0)
-        return float(value) if isinstance(value, (int, float)) else 0.0
-    except (ValueError, AttributeError, TypeError):
-        return 0.0
+        value = json.loads(bytes(data).decode("utf-8") if not isinstance(data, str) else data)
+    except (ValueError, TypeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
 def _shown(data: Any) -> str:

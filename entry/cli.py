@@ -1,0 +1,292 @@
+"""The command line: the same operations as Stash's task menu, for a terminal, a script or cron.
+
+`python PlexSync.py --help` must answer at once, so this module imports only the standard
+library at the top; each command imports what it needs when it runs. The connection and
+settings come from flags, then `PLEXSYNC_*` environment variables (any setting name upper-cased,
+e.g. PLEXSYNC_PLEX_TOKEN), then Stash itself (given its URL and API key) or the connection a
+Stash task saved in the data directory. Commands that drain the queue run the drainer in this
+process, so overrides like --plex-token reach it. One funnel turns any failure into one line
+on stderr and a non-zero exit status; --debug shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, TextIO
+
+PLUGIN_DIR = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "PLEXSYNC_"
+FLAG_SETTINGS = ("plex_url", "plex_token", "path_map", "plex_library")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EPILOG = """\
+connection and settings: flags win over PLEXSYNC_* environment variables (PLEXSYNC_STASH_URL,
+PLEXSYNC_STASH_API_KEY, PLEXSYNC_DATA_DIR, PLEXSYNC_PLEX_URL, PLEXSYNC_PLEX_TOKEN, or any other
+setting name upper-cased, e.g. PLEXSYNC_STRICT_MATCHING=off), which win over the settings stored
+in Stash. Without a Stash URL the connection saved by the last Stash task is used.
+"""
+
+
+def _options(parser: argparse.ArgumentParser, nested: bool) -> None:
+    """Connection and output options, accepted before or after the command."""
+    default = argparse.SUPPRESS if nested else None
+    group = parser.add_argument_group("connection and settings")
+    group.add_argument("--stash-url", default=default, help="Stash address, e.g. http://localhost:9999")
+    group.add_argument("--stash-api-key", default=default, help="Stash API key (Settings → Security), if it has a login")
+    group.add_argument("--data-dir", default=default, help="PlexSync's data directory (default: <plugin>/data)")
+    group.add_argument("--plex-url", default=default, help="Plex address, overrides Stash's setting")
+    group.add_argument("--plex-token", default=default, help="Plex token, overrides Stash's setting")
+    group.add_argument("--path-map", default=default, help="stash_prefix=>plex_prefix pairs, ';'-separated")
+    group.add_argument("--plex-library", default=default, help="comma-separated Plex library names")
+    output = parser.add_argument_group("output")
+    output.add_argument("--json", action="store_true", default=default, help="print the result as JSON")
+    output.add_argument("--debug", action="store_true", default=default, help="show tracebacks and debug logs")
+    output.add_argument("--verbose", action="store_true", default=default, help="log to the console, not the log file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python PlexSync.py", description="PlexSync keeps Plex in step with Stash. Run by Stash with no "
+        "arguments (hooks and tasks); these commands do the same from a terminal.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _options(parser, nested=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text, epilog=EPILOG,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        _options(sub, nested=True)
+        return sub
+
+    sync = command("sync", "queue changed scenes for Plex and sync them (--recent: last 24 h; --force: rewrite all)")
+    sync.add_argument("--recent", action="store_true", help="only scenes updated in the last --hours (24)")
+    sync.add_argument("--hours", type=float, default=24.0, help=argparse.SUPPRESS)
+    sync.add_argument("--force", action="store_true", help="rewrite every scene in Plex, changed or not")
+    command("process-queue", "work through what is already queued, then exit")
+    command("status", "queue counts, retries, dead letters, last sync, drainer and Plex state")
+    dlq = command("dlq", "failed jobs (dead letters): dlq list|retry|clear|purge [--days N]")
+    actions = dlq.add_subparsers(dest="dlq_action", metavar="ACTION", required=True)
+
+    def action(name: str, text: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=text, description=text)
+        _options(sub, nested=True)
+        return sub
+
+    action("list", "list failed jobs, newest first").add_argument(
+        "--limit", type=int, default=50, help="show at most N (default 50)")
+    action("retry", "put every failed job back in the queue")
+    action("clear", "delete every failed job")
+    action("purge", "delete failed jobs older than --days").add_argument(
+        "--days", type=float, default=30.0, help="age in days (default 30)")
+    health = command("health", "check Stash, settings, Plex, token, libraries and matching of a sample")
+    health.add_argument("--sample", type=int, default=10, help="scenes to try (default 10)")
+    report = command("match-report", "count scenes with no Plex item or several, with examples")
+    report.add_argument("--examples", type=int, default=10, help="examples of each problem (default 10)")
+    command("worker", "run the drainer in the foreground until the queue is idle")
+    demo = commands.add_parser("demo", help="run the demo against fake Stash and Plex servers", add_help=False)
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _value(args: argparse.Namespace, name: str, env: Dict[str, str]) -> Optional[str]:
+    flag = getattr(args, name, None)
+    if flag is not None:
+        return flag
+    return env.get(ENV_PREFIX + name.upper()) or None
+
+
+def settings_overrides(args: argparse.Namespace, env: Dict[str, str]) -> Dict[str, Any]:
+    """Settings from PLEXSYNC_<NAME> variables, then flags (flags win); Stash supplies the rest."""
+    from common.settings import SPEC
+
+    overrides: Dict[str, Any] = {}
+    for name in SPEC:
+        value = env.get(ENV_PREFIX + name.upper())
+        if value not in (None, ""):
+            overrides[name] = value
+    for name in FLAG_SETTINGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return overrides
+
+
+class TerminalProgress:
+    """A bar redrawn in place on a terminal; on a pipe, a plain line per 10% or per 30 s."""
+
+    def __init__(self, stream: TextIO, clock: Any = None) -> None:
+        import time
+
+        self.stream = stream
+        self.clock = clock or time.monotonic
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._step = -1
+        self._at = None
+        self._drawn = False
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        fraction = max(0.0, min(1.0, fraction))
+        if self.tty:
+            filled = int(fraction * 30)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction * 100:5.1f}% {message[:70]:<70}")
+            self._drawn = True
+        else:
+            step, now = int(fraction * 10), self.clock()
+            if step == self._step and self._at is not None and now - self._at < 30.0:
+                return
+            self._step, self._at = step, now
+            self.stream.write(f"progress {fraction * 100:.0f}%: {message}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _context(args: argparse.Namespace, env: Dict[str, str], progress: Any) -> Any:
+    from common.datadir import ENV_DATA_DIR, PLUGIN_DIR as DEFAULT_PLUGIN_DIR
+    from stash.connection import connection_from_url
+    from tasks.context import TaskContext
+
+    url = _value(args, "stash_url", env)
+    connection = None
+    if url:
+        connection = connection_from_url(url, _value(args, "stash_api_key", env) or "", plugin_dir=str(PLUGIN_DIR))
+    data_dir = Path(args.data_dir or env.get(ENV_DATA_DIR) or DEFAULT_PLUGIN_DIR / "data")
+    return TaskContext(data_dir=data_dir, plugin_dir=PLUGIN_DIR, connection=connection,
+                       overrides=settings_overrides(args, env), progress=progress, foreground=True)
+
+
+def _needs_stash(ctx: Any) -> None:
+    from common.errors import ConfigurationError
+    from stash.connection import connection_path
+
+    if ctx.connection is None and not connection_path(ctx.data_dir).exists():
+        raise ConfigurationError("no Stash connection: pass --stash-url URL (and --stash-api-key KEY if Stash has a "
+                                 "login), set PLEXSYNC_STASH_URL, or run a PlexSync task in Stash once")
+
+
+def _mode(args: argparse.Namespace) -> tuple:
+    """(task mode, options) for a command."""
+    if args.command == "sync":
+        if args.recent:
+            return "sync_recent", {"hours": args.hours}
+        return ("sync_all_force" if args.force else "sync_all"), {}
+    if args.command == "dlq":
+        action = args.dlq_action
+        return f"dlq_{action}", ({"limit": args.limit} if action == "list" else
+                                 {"days": args.days} if action == "purge" else {})
+    if args.command == "health":
+        return "health", {"sample": args.sample}
+    if args.command == "match-report":
+        return "match_report", {"examples": args.examples}
+    return args.command.replace("-", "_"), {}
+
+
+def _setup_logging(args: argparse.Namespace, ctx: Any) -> None:
+    import logging
+
+    from common.log import setup_console_logging, setup_file_logging
+
+    secrets = [value for value in (ctx.overrides.get("plex_token"),
+                                   ctx.connection.api_key if ctx.connection else "") if value]
+    level = logging.DEBUG if args.debug else logging.INFO
+    if args.verbose or args.debug:
+        setup_console_logging(secrets, level)
+    else:
+        from app.services import DRAINER_LOG
+        from common.datadir import ensure_private_dir
+
+        ensure_private_dir(ctx.data_dir)
+        setup_file_logging(ctx.data_dir / DRAINER_LOG, secrets, level)
+
+
+def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: TextIO) -> int:
+    progress = TerminalProgress(stderr)
+    ctx = _context(args, env, progress)
+    if args.command == "worker":
+        from app.services import run_worker
+
+        _needs_stash(ctx)
+        return run_worker(ctx.data_dir, ctx.connection, ctx.overrides, log_to_console=bool(args.verbose or args.debug))
+    mode, options = _mode(args)
+    if mode not in ("status", "dlq_list", "dlq_retry", "dlq_clear", "dlq_purge"):
+        _needs_stash(ctx)
+    _setup_logging(args, ctx)
+    from tasks.registry import run_mode
+
+    try:
+        result = run_mode(mode, ctx, **options)
+    finally:
+        progress.close()
+    if args.json:
+        import json
+
+        stdout.write(json.dumps(result.to_json(), ensure_ascii=False, default=str, indent=2) + "\n")
+    else:
+        stdout.write(result.text + "\n")
+    stdout.flush()
+    if result.failed:
+        stderr.write(f"plexsync: {result.failed}\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _demo(argv: List[str], stderr: TextIO) -> int:
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("entry.demo") is None:
+        stderr.write("plexsync: the demo is not part of this copy of PlexSync (entry/demo is missing)\n")
+        return EXIT_FAILED
+    demo = importlib.import_module("entry.demo")
+    if not hasattr(demo, "main"):
+        stderr.write("plexsync: the demo is not ready in this copy of PlexSync (entry.demo has no main)\n")
+        return EXIT_FAILED
+    return int(demo.main(list(argv)) or 0)
+
+
+def main(argv: List[str], env: Optional[Dict[str, str]] = None, stdout: Optional[TextIO] = None,
+         stderr: Optional[TextIO] = None) -> int:
+    """Run one command; the exit status is 0 on success, 1 on failure, 2 on a usage error."""
+    env = dict(os.environ) if env is None else env
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    if argv[:1] == ["demo"]:  # its own options, --help included, belong to the demo
+        return _funnel(lambda: _demo(argv[1:], stderr), stderr, "--debug" in argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(stdout)
+        return EXIT_USAGE
+    if args.command == "sync" and args.force and args.recent:
+        parser.error("sync: --force and --recent cannot be combined")
+    for name in ("json", "debug", "verbose"):
+        setattr(args, name, bool(getattr(args, name, False)))
+    return _funnel(lambda: _run(args, env, stdout, stderr), stderr, args.debug)
+
+
+def _funnel(command: Any, stderr: TextIO, debug: bool) -> int:
+    """Run `command()`; any failure becomes one line on stderr (the traceback only with --debug)."""
+    try:
+        return command()
+    except KeyboardInterrupt:
+        stderr.write("plexsync: interrupted; queued jobs are kept\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc(file=stderr)
+        stderr.write(f"plexsync: {_one_line(exc)}\n")
+        return EXIT_FAILED
+
+
+def _one_line(exc: BaseException) -> str:
+    from common.errors import SyncError
+
+    text = " ".join(str(exc).split())
+    if isinstance(exc, SyncError) and text:
+        return text[:1000]
+    return f"failed unexpectedly ({type(exc).__name__}: {text[:200]}); run again with --debug for details"

@@ -1,0 +1,85 @@
+"""Which Stash scenes have no Plex item, or several: counts and examples, changing nothing.
+
+Pages through every scene with bounded pages (ids, then the scenes of each page in a few
+requests) and matches each against the warm path index, so Plex sees one index refresh when
+the index is stale and otherwise only the rate-limited "newest items" read the matcher makes
+before declaring a scene missing — never a request per scene. Memory stays flat: counts and a
+bounded number of examples.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from tasks.context import TaskContext, TaskResult, plural
+
+PAGE_SIZE = 500
+EXAMPLES = 10
+
+
+def match_report(ctx: TaskContext, examples: int = EXAMPLES) -> TaskResult:
+    """Counts of matched, missing, ambiguous and file-less scenes, with examples of each problem."""
+    from app.services import connect_plex
+    from plex.matcher import AMBIGUOUS, MATCHED
+
+    session = ctx.connect()
+    client = session.client
+    target = None
+    try:
+        target = connect_plex(session.settings, ctx.data_dir, client.fetch_image)
+        target.library.ensure_fresh()
+        total = client.count_scenes()
+        counts = {"matched": 0, "missing": 0, "ambiguous": 0, "no_files": 0}
+        samples: Dict[str, List[Dict[str, Any]]] = {"missing": [], "ambiguous": [], "no_files": []}
+        seen = 0
+        for ids in client.iter_scene_id_pages(page_size=PAGE_SIZE):
+            scenes = client.find_scenes_by_ids(ids)
+            for scene_id in ids:
+                scene = scenes.get(scene_id)
+                if scene is None:
+                    continue  # deleted while we paged
+                if not scene.files:
+                    kind, entry = "no_files", {"scene_id": scene.id, "title": scene.title}
+                else:
+                    result = target.match(scene)
+                    if result.status == MATCHED:
+                        kind, entry = "matched", None
+                    elif result.status == AMBIGUOUS:
+                        kind, entry = "ambiguous", {"scene_id": scene.id, "title": scene.title,
+                                                    "candidates": list(result.candidates[:5]), "step": result.step}
+                    else:
+                        kind, entry = "missing", {"scene_id": scene.id, "title": scene.title,
+                                                  "looked_for": list(result.mapped_paths[:3])}
+                counts[kind] += 1
+                if entry is not None and len(samples[kind]) < examples:
+                    samples[kind].append(entry)
+            seen += len(ids)
+            ctx.progress(min(1.0, seen / max(total, seen, 1)), f"matched {seen:,} of {max(total, seen):,} scenes")
+    finally:
+        if target is not None:
+            target.close()
+        client.close()
+    return _render(counts, samples, session.settings.strict_matching)
+
+
+def _render(counts: Dict[str, int], samples: Dict[str, List[Dict[str, Any]]], strict: bool) -> TaskResult:
+    scanned = sum(counts.values())
+    lines = [f"{plural(scanned, 'scene')}: {counts['matched']:,} found in Plex, {counts['missing']:,} not in Plex, "
+             f"{counts['ambiguous']:,} ambiguous (several Plex items), {counts['no_files']:,} without files"]
+    for entry in samples["missing"]:
+        lines.append(f"not in Plex: scene {entry['scene_id']}{_title(entry)}: looked for {', '.join(entry['looked_for'])}")
+    for entry in samples["ambiguous"]:
+        lines.append(f"ambiguous: scene {entry['scene_id']}{_title(entry)}: {', '.join(entry['candidates'])}")
+    for entry in samples["no_files"]:
+        lines.append(f"no files: scene {entry['scene_id']}{_title(entry)}")
+    if counts["missing"]:
+        lines.append("scenes not in Plex: let Plex scan their folders, or check path_map if Plex has them elsewhere")
+    if counts["ambiguous"]:
+        lines.append("ambiguous scenes are " + ("dead-lettered under strict matching: remove the duplicates in Plex "
+                                                "or turn strict_matching off" if strict else
+                                                "matched to the most similar path (strict_matching is off)"))
+    return TaskResult("Match report", lines, {"mode": "match_report", "scenes": scanned, **counts, "examples": samples})
+
+
+def _title(entry: Dict[str, Any]) -> str:
+    return f" {entry['title'][:60]!r}" if entry.get("title") else ""
+

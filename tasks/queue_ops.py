@@ -1,0 +1,151 @@
+"""Looking at and tidying the queue: status, and the dead letters (list, retry, clear, purge).
+
+These read and change only the local queue database, so they work when Stash or Plex is down
+(which is when people run them). `status` reports what the drainer last recorded — its
+heartbeat, the circuit breaker, a configuration pause — rather than probing Plex itself;
+`health` is the live check. A retry puts jobs back and, under Stash, starts a drainer for them.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from tasks.context import TaskContext, TaskResult, ago, plural, when
+from tasks.drain import paused_on, scene_message
+
+LIST_LIMIT = 50
+PURGE_DAYS = 30.0
+HEARTBEAT_STALE = 120.0  # a drainer heartbeats every 15 s while it works
+
+
+def status(ctx: TaskContext) -> TaskResult:
+    """Queue counts, dead letters, last success, the drainer, the breaker and the last configuration error."""
+    from worker.launcher import drainer_running
+
+    now = ctx.clock()
+    with ctx.open_stores() as stores:
+        scenes = stores.jobs.scene_counts(now)
+        rows = stores.jobs.counts(now)
+        dead = stores.dead_letters.count()
+        drainer = stores.status.snapshot()
+        last_synced = stores.sync_state.last_synced_at()
+        synced = stores.sync_state.count()
+    running = drainer_running(ctx.data_dir)
+    last_success = max(filter(None, (last_synced, drainer.get("last_success_at"))), default=None)
+    breaker = drainer.get("breaker") or {}
+    config_error = drainer.get("config_error") or {}
+    paused = paused_on(drainer)
+    lines = [
+        f"waiting: {plural(scenes.pending, 'scene')} due now ({plural(rows.pending, 'job')})",
+        f"scheduled retries: {plural(scenes.scheduled, 'scene')}"
+        + (f", next {when(rows.next_due_at, now)}" if rows.next_due_at else ""),
+        f"in progress: {plural(scenes.in_progress, 'scene')}",
+        f"dead letters: {dead:,}" + (" (the 'List failed jobs' task shows them)" if dead else ""),
+        f"last successful sync: {when(last_success, now)}; {plural(synced, 'scene')} known in Plex",
+        _drainer_line(running, drainer, now),
+        _breaker_line(breaker, now),
+        "configuration: " + (f"paused since {when(config_error.get('at'), now)}: {paused}" if paused else
+                             "no error reported" + (f" (an earlier one, {when(config_error.get('at'), now)}: "
+                                                    f"{config_error['message']})" if config_error.get("message") else "")),
+    ]
+    data = {
+        "mode": "status",
+        "pending": scenes.pending, "scheduled": scenes.scheduled, "in_progress": scenes.in_progress,
+        "pending_jobs": rows.pending, "scheduled_jobs": rows.scheduled, "in_progress_jobs": rows.in_progress,
+        "next_due_at": rows.next_due_at, "dead_letters": dead, "last_success_at": last_success,
+        "synced_scenes": synced, "drainer_running": running, "drainer_pid": drainer.get("pid") if running else None,
+        "heartbeat_at": drainer.get("heartbeat_at"), "breaker": breaker.get("state", "closed"),
+        "config_error": paused,
+    }
+    return TaskResult("PlexSync status", lines, data)
+
+
+def _drainer_line(running: bool, drainer: Dict[str, Any], now: float) -> str:
+    if not running:
+        stopped = drainer.get("stopped_at")
+        return "drainer: not running" + (f" (last stopped {when(stopped, now)})" if stopped else "")
+    beat = drainer.get("heartbeat_at")
+    text = f"drainer: running (pid {drainer.get('pid')}, last heartbeat {ago(now - beat) if beat else 'not yet'})"
+    if beat and now - beat > HEARTBEAT_STALE and not (drainer.get("config_error") or {}).get("message"):
+        text += "; it may be stuck on a slow request"
+    return text
+
+
+def _breaker_line(breaker: Dict[str, Any], now: float) -> str:
+    if breaker.get("state") != "open":
+        return "Plex: answering when last used (circuit breaker closed)"
+    probe = breaker.get("next_probe_at")
+    return (f"Plex: not answering since {when(breaker.get('opened_at'), now)} "
+            f"({breaker.get('failures', 0)} failures in a row); Plex traffic paused"
+            + (f", next try {when(probe, now)}" if probe else ""))
+
+
+def dlq_list(ctx: TaskContext, limit: int = LIST_LIMIT) -> TaskResult:
+    """The dead letters, newest failure first, at most `limit` of them."""
+    limit = max(1, int(limit))
+    now = ctx.clock()
+    with ctx.open_stores() as stores:
+        total = stores.dead_letters.count()
+        letters = stores.dead_letters.list(page=1, per_page=limit)
+    entries: List[Dict[str, Any]] = []
+    lines: List[str] = []
+    for letter in letters:
+        event = letter.job.get("event") if isinstance(letter.job, dict) else None
+        text = scene_message(letter.scene_id, letter.message)
+        lines.append(f"#{letter.id} {text} ({letter.error_kind}, {plural(letter.attempts, 'attempt')}, "
+                     f"last {when(letter.last_failed_at, now)})")
+        entries.append({"id": letter.id, "scene_id": letter.scene_id, "event": event, "kind": letter.error_kind,
+                        "error_class": letter.error_class, "message": letter.message, "attempts": letter.attempts,
+                        "first_failed_at": letter.first_failed_at, "last_failed_at": letter.last_failed_at})
+    if not total:
+        lines.append("no failed jobs")
+    elif total > len(letters):
+        lines.append(f"… and {total - len(letters):,} older ones")
+    title = f"Failed jobs: {total:,}" + (f" (newest {len(letters)} shown)" if total > len(letters) else "")
+    return TaskResult(title, lines, {"mode": "dlq_list", "total": total, "dead_letters": entries})
+
+
+def dlq_retry(ctx: TaskContext) -> TaskResult:
+    """Every dead letter back into the queue as a fresh job; under Stash, start a drainer for them."""
+    with ctx.open_stores() as stores:
+        retried = stores.dead_letters.retry(None, now=ctx.clock())
+        left = stores.dead_letters.count()
+    lines = [f"{plural(retried, 'failed job')} put back in the queue"]
+    if left:
+        lines.append(f"{plural(left, 'entry', 'entries')} could not be rebuilt as jobs and stay in dead letters")
+    started = _start_drainer(ctx) if retried else None
+    if started:
+        lines.append(started)
+    return TaskResult("Retry failed jobs", lines, {"mode": "dlq_retry", "retried": retried, "left": left})
+
+
+def dlq_clear(ctx: TaskContext) -> TaskResult:
+    with ctx.open_stores() as stores:
+        cleared = stores.dead_letters.clear()
+    return TaskResult("Delete failed jobs", [f"{plural(cleared, 'failed job')} deleted; those scenes sync again on "
+                                             "their next change or the next sync task"],
+                      {"mode": "dlq_clear", "deleted": cleared})
+
+
+def dlq_purge(ctx: TaskContext, days: float = PURGE_DAYS) -> TaskResult:
+    days = float(days)
+    with ctx.open_stores() as stores:
+        purged = stores.dead_letters.purge(days, now=ctx.clock())
+        left = stores.dead_letters.count()
+    return TaskResult("Delete old failed jobs", [f"{plural(purged, 'failed job')} older than {days:g} days deleted; "
+                                                 f"{left:,} newer ones kept"],
+                      {"mode": "dlq_purge", "deleted": purged, "kept": left, "days": days})
+
+
+def _start_drainer(ctx: TaskContext) -> Optional[str]:
+    """Under Stash: make sure a drainer runs (saving the connection first if none is saved)."""
+    if ctx.foreground:
+        return "they run with the next drainer: 'python PlexSync.py worker', or the next sync"
+    from stash.connection import connection_path, save_connection
+    from worker.launcher import ensure_drainer
+
+    if ctx.connection is not None and not connection_path(ctx.data_dir).exists():
+        save_connection(ctx.data_dir, ctx.connection)
+    if not connection_path(ctx.data_dir).exists():
+        return "run a sync task to start the drainer"
+    ensure_drainer(ctx.data_dir, ctx.plugin_dir)
+    return "the background drainer is working on them"
