@@ -3,8 +3,9 @@
 Order: the mapped full path exactly as Plex reports it → the normalised path (separators,
 trailing slashes, drive-letter case, then case and Unicode form for case-insensitive file
 systems) → a unique basename (with the same size when both sides know it). Any file of a
-multi-file scene may match. The first step that finds anything decides: one item is a match,
-several are ambiguous (under strict matching the caller fails naming them; otherwise the one
+multi-file scene may match; within a step the files are tried in Stash's order (the primary
+file first), so a scene whose two files Plex lists as two items goes to its primary file's
+item. The first file that finds anything decides: one item is a match, several are ambiguous (under strict matching the caller fails naming them; otherwise the one
 whose path is most like the scene's wins). Never a title search. Lookups are injected, so the
 order is tested on in-memory candidates and run on the SQLite index in production.
 """
@@ -104,21 +105,25 @@ def match_files(files: Sequence[SceneFile], rules: Tuple[PathRule, ...], lookup:
         ("basename", lambda path, f: _same_size(lookup.by_base(base_key(path)), f.size)),
     ]
     for step, find in steps:
-        found: List[Candidate] = []
         for path, scene_file in zip(mapped, files):
-            found.extend(find(path, scene_file))
-        items = _distinct(found)
-        if not items:
-            continue
-        if len(items) == 1:
-            only = next(iter(items.values()))
-            return MatchResult(MATCHED, only.rating_key, only.section_id, (only.path,), mapped, step)
-        paths = tuple(sorted({c.path for c in found}))
-        if strict:
-            return MatchResult(AMBIGUOUS, None, None, paths, mapped, step)
-        best = _best(items, mapped, files)
-        return MatchResult(MATCHED, best.rating_key, best.section_id, paths, mapped, step + "+similarity")
+            found = find(path, scene_file)
+            if found:
+                return _decide(found, step, mapped, files, strict)
     return MatchResult(MISSING, mapped_paths=mapped)
+
+
+def _decide(found: List[Candidate], step: str, mapped: Tuple[str, ...], files: Sequence[SceneFile],
+            strict: bool) -> MatchResult:
+    """One file's candidates at one step: one item is the match; several are ambiguous."""
+    items = _distinct(found)
+    if len(items) == 1:
+        only = next(iter(items.values()))
+        return MatchResult(MATCHED, only.rating_key, only.section_id, (only.path,), mapped, step)
+    paths = tuple(sorted({c.path for c in found}))
+    if strict:
+        return MatchResult(AMBIGUOUS, None, None, paths, mapped, step)
+    best = _best(items, mapped, files)
+    return MatchResult(MATCHED, best.rating_key, best.section_id, paths, mapped, step + "+similarity")
 
 
 class MemoryLookup:

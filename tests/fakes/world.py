@@ -55,7 +55,9 @@ class World:
     scanned — they appear after a partial refresh of their folder; multi_file_ids: scenes with
     two files, shown as one Plex item with two parts when in versioned_ids, else as two items;
     duplicate_basename_ids: pairs of scenes whose files share a basename in different folders
-    (ambiguous to anything matching by file name alone); episode_info: scene id -> (show,
+    (ambiguous to anything matching by file name alone); ambiguous_ids: scenes whose file lies
+    outside stash_root (no path match) while Plex holds two copies of its basename in different
+    folders, items of no scene: ambiguous under strict matching; episode_info: scene id -> (show,
     season, episode) for scenes under stash_root/Series, which Plex lists as episodes;
     untitled_ids: title null or ""; special_title_ids: unicode, emoji, RTL, markup, 250 chars.
     """
@@ -70,6 +72,7 @@ class World:
     multi_file_ids: frozenset = frozenset()
     versioned_ids: frozenset = frozenset()
     duplicate_basename_ids: frozenset = frozenset()
+    ambiguous_ids: frozenset = frozenset()
     untitled_ids: frozenset = frozenset()
     special_title_ids: frozenset = frozenset()
 
@@ -91,8 +94,8 @@ class World:
 
     @property
     def matchable_ids(self) -> frozenset:
-        """Scenes that have a Plex item from the start (not missing, not pending)."""
-        return frozenset(self.scene_ids) - self.missing_ids - self.pending_ids
+        """Scenes that have exactly one Plex item from the start (not missing, pending or ambiguous)."""
+        return frozenset(self.scene_ids) - self.missing_ids - self.pending_ids - self.ambiguous_ids
 
     def to_plex_path(self, stash_path: str) -> str:
         if stash_path.startswith(self.stash_root + "/"):
@@ -108,6 +111,12 @@ class World:
         plex.add_section(show_key, show_title, show_type, [f"{self.plex_root}/{show_dir}"])
         keys: dict[int, tuple] = {}
         for row in self.stash_data.scenes:
+            if row.id in self.ambiguous_ids:
+                base = row.files[0].path.rsplit("/", 1)[-1]
+                for copy in ("copies-a", "copies-b"):
+                    plex.add_movie(movie_key, [f"{self.plex_root}/{movie_dir}/{copy}/{base}"], _plex_title(base),
+                                   size=row.files[0].size)
+                continue
             if row.id in self.missing_ids:
                 continue
             paths = [self.to_plex_path(f.path) for f in row.files]
@@ -165,6 +174,7 @@ def build_world(scenes: int = 200, seed: int = 1, stash_root: str = "/data/video
     untitled = set(untitled)
     special = take(0.05, len(_SPECIAL_TITLES))
     episodes = take(0.10, 6)
+    ambiguous = set(take(0.01, 2))
     special_title = {scene_id: _SPECIAL_TITLES[i % len(_SPECIAL_TITLES)] for i, scene_id in enumerate(special)}
     dup_partner = {min(a, b): max(a, b) for a, b in zip(dup_pairs[::2], dup_pairs[1::2])}
     episode_info = _episodes(rng, sorted(episodes))
@@ -201,6 +211,8 @@ def build_world(scenes: int = 200, seed: int = 1, stash_root: str = "/data/video
                 basenames[dup_partner[scene_id]] = base
         if scene_id in unmapped:
             folder = "/mnt/elsewhere/videos"
+        elif scene_id in ambiguous:
+            folder = "/mnt/elsewhere/ambiguous"
         elif scene_id in episode_info:
             show, season, episode = episode_info[scene_id]
             folder = f"{stash_root}/{SHOW_SECTION[3]}/{show}/Season {season:02d}"
@@ -246,6 +258,7 @@ def build_world(scenes: int = 200, seed: int = 1, stash_root: str = "/data/video
         missing_ids=frozenset(missing | unmapped), pending_ids=frozenset(pending),
         unmapped_ids=frozenset(unmapped), multi_file_ids=frozenset(multi),
         versioned_ids=frozenset(versioned), duplicate_basename_ids=frozenset(duplicates),
+        ambiguous_ids=frozenset(ambiguous),
         untitled_ids=frozenset(untitled), special_title_ids=frozenset(special_title),
     )
 

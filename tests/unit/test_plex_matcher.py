@@ -94,3 +94,20 @@ def test_nothing_found_is_missing(lookup_of):
 def test_similarity_counts_equal_tail_then_head_components():
     assert similarity("/a/b/c.mp4", "/x/b/C.mp4") == (2, 0)
     assert similarity("/a/b/c.mp4", "/a/y/c.mp4") == (1, 1)
+
+
+def test_the_primary_file_decides_when_plex_lists_each_file_as_its_own_item(lookup_of):
+    lookup = lookup_of([Candidate(1, 11, "/media/videos/b.mp4"), Candidate(1, 10, "/media/videos/a.mp4")])
+    result = match_files(files("/data/videos/a.mp4", "/data/videos/b.mp4"), RULES, lookup)
+    assert (result.status, result.rating_key, result.step) == (MATCHED, 10, "path")
+
+
+def test_an_exact_path_of_a_second_file_beats_a_basename_of_the_first(lookup_of):
+    lookup = lookup_of([Candidate(1, 10, "/elsewhere/a.mp4"), Candidate(1, 11, "/media/videos/b.mp4")])
+    result = match_files(files("/data/videos/a.mp4", "/data/videos/b.mp4"), RULES, lookup)
+    assert (result.rating_key, result.step) == (11, "path")
+
+
+def test_one_file_in_two_libraries_is_ambiguous(lookup_of):
+    lookup = lookup_of([Candidate(1, 10, "/media/videos/a.mp4"), Candidate(2, 20, "/media/videos/a.mp4")])
+    assert match_files(files("/data/videos/a.mp4"), RULES, lookup).status == AMBIGUOUS

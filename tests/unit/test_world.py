@@ -60,3 +60,17 @@ def test_populate_plex_mirrors_the_stash_side_with_plex_paths():
     pending = [world.to_plex_path(f.path) for i in world.pending_ids for f in rows[i].files]
     plex.scan(1)
     assert all(plex.find_by_file(path) is not None for path in pending)
+
+
+def test_ambiguous_scenes_have_two_plex_copies_of_their_basename_and_no_path_match():
+    world = build_world(scenes=300, seed=5)
+    plex = FakePlexServer()
+    world.populate_plex(plex)
+    rows = {row.id: row for row in world.stash_data.scenes}
+    assert world.ambiguous_ids and not world.ambiguous_ids & world.matchable_ids
+    for scene_id in world.ambiguous_ids:
+        path = rows[scene_id].files[0].path
+        base = path.rsplit("/", 1)[-1]
+        assert not path.startswith(world.stash_root + "/")
+        copies = [f"{world.plex_root}/movies/{copy}/{base}" for copy in ("copies-a", "copies-b")]
+        assert all(plex.find_by_file(copy) is not None for copy in copies)
