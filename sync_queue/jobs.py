@@ -30,6 +30,7 @@ class Job:
     not_before: float = 0.0  # epoch seconds; 0 = due now
     first_failed_at: Optional[float] = None
     last_error: str = ""
+    last_error_kind: str = ""  # common.errors kind of the last failure, e.g. "not_in_plex"
     scene_id: Optional[int] = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -42,6 +43,8 @@ class Job:
             data["first_failed_at"] = self.first_failed_at
         if self.last_error:
             data["last_error"] = self.last_error[:MAX_ERROR_TEXT]
+        if self.last_error_kind:
+            data["last_error_kind"] = self.last_error_kind
         return data
 
     def encode(self) -> bytes:
@@ -70,6 +73,7 @@ class Job:
             not_before=_number(data.get("not_before", 0.0), "not_before"),
             first_failed_at=None if first_failed is None else _number(first_failed, "first_failed_at"),
             last_error=_text(data.get("last_error", ""), MAX_ERROR_TEXT),
+            last_error_kind=_text(data.get("last_error_kind", ""), 40),
         )
 
     @classmethod

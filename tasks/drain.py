@@ -12,18 +12,16 @@ the task: they are reported.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Collection, Dict, List, Optional
 
+from common.errors import NotInPlexYet
 from common.log import get_logger
 from tasks.context import TaskContext, plural, span, when
 
 log = get_logger("tasks")
-# NotInPlexYet messages (plex/sync.py): scenes Plex has not listed yet, retried on a slow schedule.
-_NOT_IN_PLEX = re.compile(r"not in Plex yet|cannot be found in Plex|waiting for Plex to list")
 
 
 @dataclass
@@ -102,8 +100,8 @@ def current_problem(status: Dict[str, Any], since: float) -> Optional[str]:
 
 
 def paused_on(status: Dict[str, Any]) -> Optional[str]:
-    """The configuration error the latest drainer is paused on, if it is (a later drainer that
-    started fine does not clear an older drainer's record, so the times decide)."""
+    """The configuration error the latest drainer is paused on, if it is (a drainer that starts
+    fine clears the record; the times also rule out one left by a drainer that died paused)."""
     error = status.get("config_error") or {}
     at = float(error.get("at") or 0.0)
     if not error.get("message") or at < float(status.get("started_at") or 0.0):
@@ -261,7 +259,7 @@ def summarize(stores: Any, started_at: float, scene_ids: Optional[Collection[int
         scenes = {s for s in job.scene_ids if mine(s)}
         if not scenes:
             continue
-        if _NOT_IN_PLEX.search(job.last_error or ""):
+        if job.last_error_kind == NotInPlexYet.kind:
             missing |= scenes
             if len(missing_text) < examples:
                 missing_text.append(job.last_error)

@@ -23,7 +23,7 @@ from common.errors import ConfigurationError, PlexUnreachable, SyncError
 from common.log import get_logger
 from common.redact import redact
 from sync_queue.dead_letters import DeadLetterEntry
-from sync_queue.drainer_status import BREAKER, HEARTBEAT_AT, LAST_SUCCESS_AT, DrainerStatus
+from sync_queue.drainer_status import BREAKER, CONFIG_ERROR, HEARTBEAT_AT, LAST_SUCCESS_AT, DrainerStatus
 from sync_queue.jobqueue import JobQueue, UnreadableRow
 from sync_queue.jobs import Job
 from worker.breaker import CircuitBreaker
@@ -158,8 +158,8 @@ class SyncWorker:
         if self._pause_message is not None:
             log.info("configuration works again; resuming")
             self._pause_message = self._paused_since = None
-            if self.status is not None:
-                self.status.record_config_error(None, now)
+        if self.status is not None and self.status.get(CONFIG_ERROR) is not None:
+            self.status.record_config_error(None, now)  # also an earlier drainer's, now fixed
         return True
 
     def _pause(self, error: BaseException, now: float) -> None:
@@ -219,7 +219,8 @@ class SyncWorker:
                 log.info("scenes %s: %s; dropped", _ids(part), message)
             elif decision.action is Action.RETRY:
                 requeue.append(replace(part, attempts=part.attempts + 1, not_before=now + decision.delay,
-                                       first_failed_at=_first(part, now), last_error=message))
+                                       first_failed_at=_first(part, now), last_error=message,
+                                       last_error_kind=error_kind(error)))
                 log.info("scenes %s: %s; retry %d in %.0fs", _ids(part), message, part.attempts + 1, decision.delay)
             else:
                 dead.extend(self._letters(part, error, message, now))

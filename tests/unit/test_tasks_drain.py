@@ -164,8 +164,10 @@ def test_summary_splits_outcomes(stores):
                                             "scene 4 matches 2 Plex files (path match): a, b", 1, T0 + 20, T0 + 20))
     stores.dead_letters.add(DeadLetterEntry(99, "{}", "PermanentError", "permanent", "not ours", 1, T0 + 20, T0 + 20))
     stores.jobs.put(Job([5], "sync", not_before=now + 60, attempts=1,
-                        last_error="scene 5 is not in Plex yet (looked for /media/x.mp4)"), now=T0)
-    stores.jobs.put(Job([6], "sync", not_before=now + 5, attempts=1, last_error="Plex answered 503 while editing"), now=T0)
+                        last_error="scene 5 is not in Plex yet (looked for /media/x.mp4)",
+                        last_error_kind="not_in_plex"), now=T0)
+    stores.jobs.put(Job([6], "sync", not_before=now + 5, attempts=1, last_error="Plex answered 503 while editing",
+                        last_error_kind="transient"), now=T0)
     stores.jobs.put(Job([7], "sync", enqueued_at=T0), now=T0)  # still due: the task stopped waiting
     summary = summarize(stores, T0, range(1, 11), now)
     assert (summary.queued, summary.written, summary.dead_lettered, summary.not_in_plex, summary.retrying,
