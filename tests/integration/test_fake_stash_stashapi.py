@@ -15,7 +15,7 @@ from tests.fakes.stash_server import FakeStashServer
 from tests.fakes.stash_store import SceneRow, parse_time
 from tests.fakes.world import build_world
 
-stashapp = pytest.importorskip("stashapi.stashapp")
+import stashapi.stashapp as stashapp
 
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
 FRAGMENT = "id title updated_at paths { screenshot } files { path basename size } tags { id name }"

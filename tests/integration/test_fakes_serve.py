@@ -12,7 +12,7 @@ import requests
 from tests.fakes.__main__ import launch, rss_bytes, terminate
 from tests.fakes.base import FakeControl
 
-plexapi_server = pytest.importorskip("plexapi.server")
+import plexapi.server as plexapi_server
 
 GiB = 1024 ** 3
 
