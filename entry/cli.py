@@ -234,18 +234,10 @@ def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: 
     return EXIT_OK
 
 
-def _demo(argv: List[str], stderr: TextIO) -> int:
-    import importlib
-    import importlib.util
+def _demo(argv: List[str]) -> int:
+    from entry.demo import main as demo_main
 
-    if importlib.util.find_spec("entry.demo") is None:
-        stderr.write("plexsync: the demo is not part of this copy of PlexSync (entry/demo is missing)\n")
-        return EXIT_FAILED
-    demo = importlib.import_module("entry.demo")
-    if not hasattr(demo, "main"):
-        stderr.write("plexsync: the demo is not ready in this copy of PlexSync (entry.demo has no main)\n")
-        return EXIT_FAILED
-    return int(demo.main(list(argv)) or 0)
+    return int(demo_main(list(argv)) or 0)
 
 
 def main(argv: List[str], env: Optional[Dict[str, str]] = None, stdout: Optional[TextIO] = None,
@@ -254,7 +246,7 @@ def main(argv: List[str], env: Optional[Dict[str, str]] = None, stdout: Optional
     env = dict(os.environ) if env is None else env
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if argv[:1] == ["demo"]:  # its own options, --help included, belong to the demo
-        return _funnel(lambda: _demo(argv[1:], stderr), stderr, "--debug" in argv)
+        return _funnel(lambda: _demo(argv[1:]), stderr, "--debug" in argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

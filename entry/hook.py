@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.datadir import CONNECTION_FILE
 from entry.protocol import InputError, PluginInput
 from hooks.events import HookInputError, job_from_hook
 from hooks.snapshot import hook_enabled
@@ -20,10 +21,11 @@ PLUGIN_DIR = Path(__file__).resolve().parent.parent
 
 def _remember_stash(plugin_input: PluginInput) -> None:
     """Leave the drainer a way to reach Stash if no task has saved one yet."""
-    from stash.connection import connection_from_server_connection, connection_path, save_connection
+    if (plugin_input.data_dir / CONNECTION_FILE).exists():
+        return
+    from stash.connection import connection_from_server_connection, save_connection
 
-    if not connection_path(plugin_input.data_dir).exists():
-        save_connection(plugin_input.data_dir, connection_from_server_connection(plugin_input.server_connection))
+    save_connection(plugin_input.data_dir, connection_from_server_connection(plugin_input.server_connection))
 
 
 def handle_hook(plugin_input: PluginInput) -> str:

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
-from common.datadir import write_private_json
+from common.datadir import CONNECTION_FILE, write_private_json
 from common.errors import ConfigurationError
 
-CONNECTION_FILE = "stash_connection.json"
 CONNECTION_VERSION = 1
 DEFAULT_PORT = 9999
 _RUN_TASK = "run a PlexSync task from Stash (Settings → Tasks) once"

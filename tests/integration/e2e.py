@@ -33,6 +33,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import pytest
 
+from entry.demo.stage import processes_for, stop_processes
 from tests.fakes.plex_server import FakePlexServer
 from tests.fakes.stash_server import FakeStashServer
 from tests.fakes.world import World, build_world
@@ -295,7 +296,9 @@ class Fakes:
                 if stream is not None:
                     stream.close()
         try:
-            self.stop_drainer()
+            # Every process started for this data dir, including a drainer a hook has just
+            # started that does not hold the lock yet.
+            stop_processes(processes_for(self.data_dir), timeout=30)
         finally:
             self.plex.stop()
             self.stash.stop()

@@ -95,12 +95,3 @@ def test_the_funnel_gives_one_line_and_exit_status(tmp_path):
     help_out = io.StringIO()
     assert cli.main([], env=env, stdout=help_out, stderr=err) == cli.EXIT_USAGE
     assert "commands:" in help_out.getvalue()
-
-
-def test_demo_missing_is_a_clear_error(monkeypatch):
-    import importlib.util
-
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    err = io.StringIO()
-    assert cli._demo(["--scenes", "5"], err) == cli.EXIT_FAILED
-    assert err.getvalue() == "plexsync: the demo is not part of this copy of PlexSync (entry/demo is missing)\n"

@@ -1,0 +1,157 @@
+"""Runs every benchmark at a modest size and prints one Markdown table of the figures.
+
+    .venv/bin/python bench/run_all.py [--only hook_latency sync_throughput ...]
+
+Each benchmark runs as its own process (as you would run it by hand, the command is in the
+table), so one cannot warm or load the next. The table is what README.md carries under
+"Performance"; the figures depend on the machine, so the header says which one. Benchmarks print
+figures only; no test asserts on time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+REPO = Path(__file__).resolve().parent.parent
+Rows = List[Tuple[str, str]]
+
+
+def _hook_latency(out: str) -> Rows:
+    f = json.loads(out.strip().splitlines()[-1])
+    pair = lambda name: f"{f[name + '_median_ms']:.1f} / {f[name + '_p95_ms']:.1f} ms"  # noqa: E731
+    return [
+        ("Interpreter alone, `python -c pass` (median / p95)", pair("bare")),
+        ("Hook process, unsynced fields only: nothing queued", pair("ignored")),
+        ("Hook process, edit queued, drainer running", pair("running")),
+        ("Hook process, edit queued, hook starts the drainer", pair("starting")),
+        ("Hook process over the bare interpreter (median)", f"{f['over_bare_median_ms']:.1f} ms"),
+        ("Hook imports after interpreter start-up (-X importtime)", f"{f['import_ms']:.1f} ms"),
+    ]
+
+
+def _sync_throughput(out: str) -> Rows:
+    f = json.loads(out.strip().splitlines()[-1])
+    first, again = f["first"], f["unchanged"]
+    n = f["scenes"]
+    if f["plex_latency_ms"]:
+        return [(f"Full sync, {n:,} scenes, every Plex answer {f['plex_latency_ms']:g} ms late",
+                 f"{first['seconds']:.1f} s = {first['scenes_per_second']:,.0f} scenes/s")]
+    return [
+        (f"Full sync, {n:,} scenes, queue to idle (incl. 2 s settle, drainer start)",
+         f"{first['seconds']:.1f} s = {first['scenes_per_second']:,.0f} scenes/s"),
+        (f"Full sync, Plex requests per scene written ({first['synced_total']:,} written)",
+         f"{first['plex_requests'] / max(1, first['synced_total']):.2f}"),
+        ("Full sync, Stash requests (GraphQL + screenshots)", f"{first['stash_requests']:,}"),
+        (f"Second full sync, nothing changed, {n:,} scenes",
+         f"{again['seconds']:.1f} s; {again['plex_requests']} Plex, {again['stash_requests']} Stash requests"),
+        ("Drainer peak memory during the syncs", "n/a" if f["drainer_peak_rss_mib"] is None
+         else f"{f['drainer_peak_rss_mib']:.0f} MiB"),
+    ]
+
+
+def _queue_enqueue(out: str) -> Rows:
+    rows = []
+    wanted = {"enqueue(), a drainer connection open": "Fast enqueue, one row, drainer connected (median / p95)",
+              "enqueue(), no other connection open": "Fast enqueue, one row, no other connection (median / p95)",
+              "drainer_running() probe": "Drainer lock probe (median / p95)"}
+    for line in out.splitlines():
+        found = re.match(r"^(.*?)\s+median\s+([\d.]+) ms\s+p95\s+([\d.]+) ms", line)
+        if found and found.group(1).strip() in wanted:
+            rows.append((wanted[found.group(1).strip()], f"{float(found.group(2)):.2f} / {float(found.group(3)):.2f} ms"))
+    return rows
+
+
+def _queue_housekeeping(out: str) -> Rows:
+    rows = []
+    drained = re.search(r"drained ([\d,]+) jobs in ([\d.]+) s: ([\d,]+) jobs/s", out)
+    if drained:
+        rows.append((f"Queue: {drained.group(1)} single-scene jobs through the worker (no-op processor)",
+                     f"{drained.group(3)} jobs/s"))
+    sizes = re.findall(r"after:\s+(\d+) jobs\s+db\s+([\d,]+) B\s+wal\s+([\d,]+) B", out)
+    if sizes:
+        jobs, db, wal = sizes[-1]
+        backlog = int(sizes[0][0])
+        rows.append((f"Queue database after {int(jobs):,} jobs, {backlog:,} queued at a time "
+                     "(the file holds the backlog, not the history)", f"{db} B, WAL {wal} B"))
+    return rows
+
+
+def _plex_index(out: str) -> Rows:
+    rows = []
+    for found in re.finditer(r"(\d+) items\s+page (\d+): build\s+([\d.]+) s, (\d+) requests \(budget (\d+)\), "
+                             r"(\d+) rows, peak ([\d.]+) MiB; warm match (\d+) µs, (\d+) requests", out):
+        items, _, build, requests, budget, _, peak, match, warm = found.groups()
+        rows.append((f"Plex path index build, {int(items):,} items", f"{build} s, {requests} requests, peak {peak} MiB"))
+        rows.append((f"Match a scene with the index warm ({int(items):,} items)", f"{match} µs, {warm} requests"))
+    return rows
+
+
+def _fakes_startup(out: str) -> Rows:
+    found = re.search(r"scenes=(\d+) startup_seconds=([\d.]+) rss_mib=(\S+)", out)
+    if not found:
+        return []
+    return [(f"Fake Stash + Plex start-up, {int(found.group(1)):,} scenes", f"{found.group(2)} s, {found.group(3)} MiB")]
+
+
+BENCHES: Dict[str, Tuple[List[str], Callable[[str], Rows]]] = {
+    "hook_latency": (["bench/hook_latency.py", "--runs", "30", "--json"], _hook_latency),
+    "queue_enqueue": (["bench/queue_enqueue.py", "--calls", "200", "--processes", "20"], _queue_enqueue),
+    "sync_throughput": (["bench/sync_throughput.py", "--scenes", "2000", "--json"], _sync_throughput),
+    "sync_latency": (["bench/sync_throughput.py", "--scenes", "500", "--plex-latency-ms", "5", "--json"],
+                     _sync_throughput),
+    "queue_housekeeping": (["bench/queue_housekeeping.py", "--jobs", "20000", "--round", "10000"], _queue_housekeeping),
+    "plex_index": (["bench/plex_index.py", "--sizes", "10000"], _plex_index),
+    "fakes_startup": (["bench/fakes_startup.py", "--scenes", "10000"], _fakes_startup),
+}
+
+
+def run(name: str) -> Tuple[Rows, str, float]:
+    argv, parse = BENCHES[name]
+    command = "python " + " ".join(argv)
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, *argv], cwd=str(REPO), capture_output=True, text=True, timeout=3600)
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
+        return [(f"{name}", f"failed (exit {done.returncode}): {tail[0][:80]}")], command, seconds
+    try:
+        rows = parse(done.stdout)
+    except (ValueError, KeyError, IndexError) as exc:
+        rows = [(name, f"output not understood ({type(exc).__name__})")]
+    return rows or [(name, "no figures found in its output")], command, seconds
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run just these benchmarks")
+    args = parser.parse_args(argv)
+    names = args.only or list(BENCHES)
+    table, failed = [], False
+    for name in names:
+        print(f"running {name}...", file=sys.stderr, flush=True)
+        rows, command, seconds = run(name)
+        failed |= any(value.startswith("failed") for _, value in rows)
+        table.extend((figure, value, command) for figure, value in rows)
+        print(f"  done in {seconds:.0f} s", file=sys.stderr, flush=True)
+    cpu = platform.processor() or platform.machine()
+    print(f"Measured {time.strftime('%Y-%m-%d')} on {platform.system()} {platform.release()}, {cpu}, "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}; fakes on loopback, no added latency "
+          "unless a figure says so.")
+    print()
+    print("| Figure | Value | Command |")
+    print("|---|---|---|")
+    for figure, value, command in table:
+        print(f"| {figure} | {value} | `{command}` |")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,136 @@
+"""How fast a full sync goes through the real queue and drainer, and what it asks of Plex and Stash.
+
+    .venv/bin/python bench/sync_throughput.py [--scenes 2000] [--plex-latency-ms 0] [--json]
+
+A fake Stash and a fake Plex (in this process, on loopback) over a seeded library; every scene id
+is queued as a full-sync task queues them (`JobQueue.put_batch`), and the real drainer
+(`PlexSync.py worker`, detached) syncs them. Run 1 writes every scene Plex has; run 2 queues the
+same, unchanged library again, which should cost Stash reads and no Plex writes. Wall time runs
+from the enqueue until nothing is due or in progress; it includes the drainer's 2 s settle delay
+(and, in run 1, its start-up and the Plex index build). `--plex-latency-ms` adds that much to
+every Plex answer, as a Plex on another machine would.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from entry.demo.stage import Stage, wait_until  # noqa: E402
+
+
+def routes(counts: Dict[str, int]) -> Dict[str, int]:
+    """Requests by route; the fake Stash also counts each GraphQL operation, kept apart here."""
+    return {key: n for key, n in counts.items() if key.startswith(("GET ", "POST ", "PUT ", "DELETE "))}
+
+
+def stash_total(counts: Dict[str, int]) -> int:
+    return sum(n for key, n in routes(counts).items() if not key.startswith("POST /graphql "))
+
+
+def peak_rss_mib(pid: Optional[int]) -> Optional[float]:
+    """The drainer's peak resident memory (Linux /proc), None elsewhere."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def sync_window(data_dir: Path, since: float) -> Optional[float]:
+    """Seconds between the first and the last scene written to Plex after `since`."""
+    connection = sqlite3.connect(str(data_dir / "queue.db"), timeout=30)
+    try:
+        first, last = connection.execute("SELECT MIN(synced_at), MAX(synced_at) FROM sync_state WHERE synced_at >= ?",
+                                         (since,)).fetchone()
+    finally:
+        connection.close()
+    return None if first is None else last - first
+
+
+def run_once(stage: Stage, timeout: float) -> dict:
+    stage.plex.reset_counts()
+    stage.stash.reset_counts()
+    began_wall = time.time()
+    began = time.perf_counter()
+    rows = stage.enqueue_all(reason="bench full sync")
+    if not stage.drainer_running():
+        stage.start_drainer()
+    wait_until(stage.settled, timeout, "the sync to finish", interval=0.05)
+    seconds = time.perf_counter() - began
+    plex, stash = routes(stage.plex.counts()), stage.stash.counts()
+    scenes = len(stage.world.scene_ids)
+    window = sync_window(stage.data_dir, began_wall)
+    return {
+        "scenes": scenes, "job_rows": rows, "seconds": round(seconds, 3),
+        "scenes_per_second": round(scenes / seconds, 1),
+        "write_window_seconds": None if window is None else round(window, 3),
+        "plex_requests": sum(plex.values()), "plex_by_route": plex,
+        "stash_requests": stash_total(stash), "stash_by_route": routes(stash),
+        "synced_total": len(stage.synced_ids()), "waiting": len(stage.waiting_ids()),
+        "dead_letters": stage.dead_letter_count(),
+    }
+
+
+def show(label: str, run: dict) -> None:
+    print(f"{label}: {run['scenes']:,} scenes ({run['job_rows']} job rows) in {run['seconds']:.2f} s = "
+          f"{run['scenes_per_second']:,.0f} scenes/s")
+    if run["write_window_seconds"]:
+        print(f"  Plex writes went on for {run['write_window_seconds']:.2f} s (first to last scene written)")
+    print(f"  after it: {run['synced_total']:,} scenes in sync, {run['waiting']} waiting for a retry "
+          f"(not in Plex yet), {run['dead_letters']} dead letters")
+    print(f"  Plex requests {run['plex_requests']:,}:")
+    for key, n in sorted(run["plex_by_route"].items(), key=lambda item: -item[1]):
+        print(f"    {n:>7,}  {key}")
+    print(f"  Stash requests {run['stash_requests']:,}:")
+    for key, n in sorted(run["stash_by_route"].items(), key=lambda item: -item[1]):
+        if key != "POST /graphql":
+            print(f"    {n:>7,}  {key}")
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=int, default=2000, help="library size (try 10000)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--plex-latency-ms", type=float, default=0.0)
+    parser.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds per run")
+    parser.add_argument("--json", action="store_true", help="print one JSON object of figures instead")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    stage = Stage(args.scenes, args.seed, plex_latency_ms=args.plex_latency_ms)
+    try:
+        stage.start()
+        stage.save_connection()
+        setup = time.perf_counter() - started
+        first = run_once(stage, args.timeout)
+        second = run_once(stage, args.timeout)
+        rss = peak_rss_mib(stage.drainer_pid())
+    finally:
+        stage.close()
+    result = {"scenes": args.scenes, "plex_latency_ms": args.plex_latency_ms, "setup_seconds": round(setup, 2),
+              "first": first, "unchanged": second, "drainer_peak_rss_mib": None if rss is None else round(rss, 1)}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"full sync of {args.scenes:,} scenes, Plex latency {args.plex_latency_ms:g} ms "
+          f"(fakes and library ready in {setup:.1f} s)")
+    show("run 1 (every scene new to Plex)", first)
+    show("run 2 (nothing changed)", second)
+    if rss is not None:
+        print(f"drainer peak memory {rss:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
