@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import urllib.error
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 import requests
@@ -17,20 +16,10 @@ from plexapi.server import PlexServer
 from tests.fakes.base import FakeControl
 from tests.fakes.plex_server import FakePlexServer
 from tests.shared_data import REPO_ROOT
+from tests.helpers.procs import wait_until
 
 LISTING = "GET /library/sections/{id}/all"
 EDIT = "PUT /library/sections/{id}/all"
-
-
-def wait_for(check: Callable[[], object], timeout: float = 10.0) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -223,7 +212,7 @@ def test_partial_scan_makes_pending_files_appear(plex: FakePlexServer) -> None:
 
     section.update(path="/data/videos/new")
 
-    key = wait_for(lambda: plex.find_by_file("/data/videos/new/clip.mp4"))
+    key = wait_until(lambda: plex.find_by_file("/data/videos/new/clip.mp4"), timeout=10)
     assert plex.item(key)["title"] == "Clip"
     assert plex.refreshes == [(1, "/data/videos/new")]
     assert plex.find_by_file("/data/videos/other/later.mp4") is None
@@ -258,7 +247,7 @@ def test_hang_times_the_client_out_and_the_edit_lands_late(plex: FakePlexServer)
     with pytest.raises(requests.exceptions.Timeout):
         movie.editTitle("Late")
 
-    wait_for(lambda: plex.item(key)["title"] == "Late")
+    wait_until(lambda: plex.item(key)["title"] == "Late", timeout=10)
 
 
 def test_latency_and_counts_per_route(plex: FakePlexServer) -> None:
@@ -291,7 +280,7 @@ def test_control_api_from_another_process(plex: FakePlexServer) -> None:
     FakeControl(plex.url).down(0.5)
     with pytest.raises(requests.ConnectionError):
         server.fetchItem(key)
-    assert wait_for(lambda: _reachable(server, key))
+    assert wait_until(lambda: _reachable(server, key), timeout=10)
 
 
 def _reachable(server: PlexServer, key: int) -> bool:
