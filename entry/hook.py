@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.datadir import CONNECTION_FILE
+from common.datadir import CONNECTION_FILE, read_json
 from entry.protocol import InputError, PluginInput
 from hooks.events import HookInputError, job_from_hook
 from hooks.snapshot import hook_enabled
@@ -19,10 +19,21 @@ from worker.launcher import ensure_drainer
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 
 
-def _remember_stash(plugin_input: PluginInput) -> None:
-    """Leave the drainer a way to reach Stash if no task has saved one yet."""
-    if (plugin_input.data_dir / CONNECTION_FILE).exists():
-        return
+def remember_stash(plugin_input: PluginInput) -> None:
+    """Leave the drainer a way to reach Stash.
+
+    Saved when nothing is saved yet, and again when the saved connection relies on a session
+    cookie that Stash has since replaced: cookies expire after an hour, an API key does not
+    (a drainer that finds one saves it in place of the cookie).
+    """
+    saved = read_json(plugin_input.data_dir / CONNECTION_FILE)
+    if isinstance(saved, dict):
+        if saved.get("api_key"):
+            return
+        cookie = plugin_input.server_connection.get("SessionCookie")
+        value = cookie.get("Value") if isinstance(cookie, dict) else None
+        if not value or saved.get("cookie_value") == value:
+            return
     from stash.connection import connection_from_server_connection, save_connection
 
     save_connection(plugin_input.data_dir, connection_from_server_connection(plugin_input.server_connection))
@@ -39,6 +50,6 @@ def handle_hook(plugin_input: PluginInput) -> str:
         return "PlexSync is disabled (setting 'enabled' is off)"
     reason = f"{plugin_input.hook_context.get('type')}" + (f" ({', '.join(job.fields)})" if job.fields else "")
     enqueue(plugin_input.data_dir, [job.scene_id], job.action, reason)
-    _remember_stash(plugin_input)
+    remember_stash(plugin_input)
     ensure_drainer(plugin_input.data_dir, plugin_input.plugin_dir or PLUGIN_DIR)
     return f"queued scene {job.scene_id} ({job.action})"
