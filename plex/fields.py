@@ -201,7 +201,9 @@ def metadata_hash(want: Wanted, plex_paths: Sequence[str], preserve_plex_edits: 
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-# Plex has no studio or genres on an episode (they belong to the show); it refuses them with 400.
+# Plex keeps studio and genres on the show, not the episode (plexapi's Episode has no studio or
+# genre edit mixin), so they are not sent for episodes. The fake Plex answers 400 to them; what a
+# real server does with them is unverified.
 UNSUPPORTED = {"episode": frozenset({STUDIO, GENRE})}
 
 
