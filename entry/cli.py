@@ -277,8 +277,12 @@ def _funnel(command: Any, stderr: TextIO, debug: bool) -> int:
 
 def _one_line(exc: BaseException) -> str:
     from common.errors import SyncError
+    from sync_queue.storage_errors import storage_problem
 
     text = " ".join(str(exc).split())
     if isinstance(exc, SyncError) and text:
         return text[:1000]
+    problem = storage_problem(exc)
+    if problem:
+        return problem
     return f"failed unexpectedly ({type(exc).__name__}: {text[:200]}); run again with --debug for details"

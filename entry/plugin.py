@@ -35,6 +35,16 @@ def _record_crash(plugin_input: Optional[PluginInput], secrets: Tuple[str, ...] 
         pass
 
 
+def _storage_problem(exc: Exception, plugin_input: Optional[PluginInput]) -> Optional[str]:
+    """A failing queue database, said plainly (sqlite3 is loaded only if it was already in use)."""
+    if "sqlite3" not in sys.modules:
+        return None
+    from sync_queue.fast_enqueue import db_path
+    from sync_queue.storage_errors import storage_problem
+
+    return storage_problem(exc, db_path(plugin_input.data_dir) if plugin_input else None)
+
+
 def _stderr(level: str, message: str) -> None:
     sys.stderr.write(f"\x01{level}\x02{message[:4000]}\n")
     sys.stderr.flush()
@@ -59,8 +69,10 @@ def run_plugin(stdin: TextIO, stdout: TextIO) -> int:
     except KeyboardInterrupt:
         error = "interrupted"
     except Exception as exc:  # the funnel: no traceback reaches the user
-        _record_crash(plugin_input)
-        error = f"PlexSync failed unexpectedly ({type(exc).__name__}); details are in data/{LOG_FILENAME}"
+        error = _storage_problem(exc, plugin_input)
+        if error is None:
+            _record_crash(plugin_input)
+            error = f"PlexSync failed unexpectedly ({type(exc).__name__}); details are in data/{LOG_FILENAME}"
     if error:
         _stderr("e", error)
     write_result(stdout, output, error)
