@@ -7,7 +7,7 @@ multi-file scene may match; within a step the files are tried in Stash's order (
 file first), so a scene whose two files Plex lists as two items goes to its primary file's
 item. The first file that finds anything decides: one item is a match, several are ambiguous (under strict matching the caller fails naming them; otherwise the one
 whose path is most like the scene's wins). Never a title search. Lookups are injected, so the
-order is tested on in-memory candidates and run on the SQLite index in production.
+order is tested on in-memory candidates and runs on the SQLite index in production.
 """
 from __future__ import annotations
 
@@ -124,22 +124,3 @@ def _decide(found: List[Candidate], step: str, mapped: Tuple[str, ...], files: S
         return MatchResult(AMBIGUOUS, None, None, paths, mapped, step)
     best = _best(items, mapped, files)
     return MatchResult(MATCHED, best.rating_key, best.section_id, paths, mapped, step + "+similarity")
-
-
-class MemoryLookup:
-    """Lookup over a list of candidates (tests, and small one-off checks)."""
-
-    def __init__(self, candidates: Sequence[Candidate]):
-        self.candidates = list(candidates)
-
-    def by_path(self, path: str) -> List[Candidate]:
-        return [c for c in self.candidates if c.path == path]
-
-    def by_norm(self, norm: str) -> List[Candidate]:
-        return [c for c in self.candidates if normalize(c.path) == norm]
-
-    def by_fold(self, fold: str) -> List[Candidate]:
-        return [c for c in self.candidates if fold_key(c.path) == fold]
-
-    def by_base(self, base: str) -> List[Candidate]:
-        return [c for c in self.candidates if base_key(c.path) == base]

@@ -1,14 +1,35 @@
 """The matching order on in-memory candidates, and the same lookups on the SQLite index."""
 from __future__ import annotations
 
+from typing import List, Sequence
+
 import pytest
 
 from common.models import SceneFile
-from common.pathmap import parse_path_map
+from common.pathmap import normalize, parse_path_map
 from plex.index import LibraryIndex
-from plex.matcher import AMBIGUOUS, MATCHED, MISSING, Candidate, MemoryLookup, match_files, similarity
+from plex.matcher import AMBIGUOUS, MATCHED, MISSING, Candidate, base_key, fold_key, match_files, similarity
 
 RULES = parse_path_map(r"/data/videos=>/media/videos; D:\Stash=>/mnt/stash")
+
+
+class MemoryLookup:
+    """The matcher's lookups over a list of candidates, beside the SQLite index."""
+
+    def __init__(self, candidates: Sequence[Candidate]):
+        self.candidates = list(candidates)
+
+    def by_path(self, path: str) -> List[Candidate]:
+        return [c for c in self.candidates if c.path == path]
+
+    def by_norm(self, norm: str) -> List[Candidate]:
+        return [c for c in self.candidates if normalize(c.path) == norm]
+
+    def by_fold(self, fold: str) -> List[Candidate]:
+        return [c for c in self.candidates if fold_key(c.path) == fold]
+
+    def by_base(self, base: str) -> List[Candidate]:
+        return [c for c in self.candidates if base_key(c.path) == base]
 
 
 def files(*paths, size=None):
