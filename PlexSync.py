@@ -3,7 +3,8 @@
 
 Run by Stash with no arguments (the raw plugin protocol on stdin/stdout: hooks and tasks), or
 by a person with a command (`python PlexSync.py --help`). This file only dispatches: the hook
-path it leads to imports nothing but the standard library.
+path it leads to imports nothing but the standard library, and `demo` goes to the development
+kit (`devkit/`), which no product package imports.
 """
 import os
 import sys
@@ -12,6 +13,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(argv: list) -> int:
+    if argv[:1] == ["demo"]:
+        from entry.cli import funnel
+
+        return funnel(lambda: run_demo(argv[1:]), sys.stderr, "--debug" in argv)
     if argv:
         from entry.cli import main as cli_main
 
@@ -19,6 +24,18 @@ def main(argv: list) -> int:
     from entry.plugin import run_plugin
 
     return run_plugin(sys.stdin, sys.stdout)
+
+
+def run_demo(argv: list) -> int:
+    """The demo lives in the development kit, which a source checkout has and the plugin zip does not."""
+    try:
+        from devkit.demo import main as demo_main
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("devkit", "devkit.demo"):
+            raise
+        sys.stderr.write("plexsync: the demo needs the source checkout (devkit/ is not part of the installed plugin)\n")
+        return 2
+    return int(demo_main(list(argv)) or 0)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Startup time and resident memory of `python -m tests.fakes serve` for a big world.
+"""Startup time and resident memory of `python -m devkit.fakes serve` for a big world.
 
 Run from the repository root: `python bench/fakes_startup.py [--scenes 100000]`. Prints
 figures only; the tests assert nothing about time beyond a generous deadline.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fakes.__main__ import launch, rss_bytes, terminate  # noqa: E402
+from devkit.fakes.__main__ import launch, rss_bytes, terminate  # noqa: E402
 
 
 def main() -> None:

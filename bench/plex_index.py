@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.models import Scene, SceneFile  # noqa: E402
 from common.settings import settings_from_mapping  # noqa: E402
-from plex.sync import PlexTarget  # noqa: E402
-from tests.fakes.plex_server import FakePlexServer  # noqa: E402
+from devkit.fakes.plex_server import FakePlexServer  # noqa: E402
+from plex.target import PlexTarget  # noqa: E402
 
 
 def run(items: int, page_size: int) -> None:

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from sync_queue.db import Database  # noqa: E402
-from sync_queue.fast_enqueue import enqueue  # noqa: E402
+from sync_queue.rows import enqueue  # noqa: E402
 from worker.launcher import drainer_running  # noqa: E402
 
 
@@ -53,16 +53,16 @@ def main(argv: list) -> int:
             enqueue(shared, [1], "update", "warm up")
             report("enqueue(), a drainer connection open", timed(lambda i: enqueue(shared, [i + 1], "update", "bench"), args.calls))
         report("drainer_running() probe", timed(lambda i: drainer_running(shared), args.calls))
-        code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from sync_queue.fast_enqueue import enqueue;"
+        code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from sync_queue.rows import enqueue;"
                 f" from worker.launcher import drainer_running; enqueue({str(shared)!r}, [7], 'update', 'bench');"
                 f" drainer_running({str(shared)!r})")
         run = [sys.executable, "-c", code]
         empty = [sys.executable, "-c", "pass"]
         report("python -c pass (interpreter alone)", timed(lambda i: subprocess.run(empty, check=True), args.processes))
         report("python -c <import + enqueue + probe> (hook-like)", timed(lambda i: subprocess.run(run, check=True), args.processes))
-        imports = subprocess.run([sys.executable, "-X", "importtime", "-c", "import sync_queue.fast_enqueue, worker.launcher"],
+        imports = subprocess.run([sys.executable, "-X", "importtime", "-c", "import sync_queue.rows, worker.launcher"],
                                  cwd=str(REPO), capture_output=True, text=True, check=True).stderr.splitlines()
-        ours = [line for line in imports if line.rstrip().endswith(("sync_queue.fast_enqueue", "worker.launcher"))]
+        ours = [line for line in imports if line.rstrip().endswith(("sync_queue.rows", "worker.launcher"))]
         for line in ours:
             micros = int(line.split("|")[1])
             print(f"import {line.rsplit('|', 1)[-1].strip():<45} cumulative {micros / 1000:7.2f} ms")

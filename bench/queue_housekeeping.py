@@ -18,15 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sync_queue.fast_enqueue import enqueue  # noqa: E402
+from sync_queue.rows import enqueue  # noqa: E402
 from sync_queue.stores import open_stores  # noqa: E402
-from worker.protocol import JobResult  # noqa: E402
+from worker.protocol import JobResult, ReadyProcessor  # noqa: E402
 from worker.sync_worker import SyncWorker, WorkerOptions  # noqa: E402
 
 
 class NoOpProcessor:
     def process(self, job):
         return JobResult()
+
+    def close(self):
+        pass
 
 
 def push_round(data_dir: Path, stores, worker: SyncWorker, first_id: int, count: int) -> float:
@@ -51,7 +54,7 @@ def main(argv: list) -> int:
     with tempfile.TemporaryDirectory() as temp:
         data_dir = Path(temp)
         stores = open_stores(data_dir, for_drainer=True)
-        worker = SyncWorker(stores.jobs, NoOpProcessor, options=WorkerOptions(
+        worker = SyncWorker(stores.jobs, lambda: ReadyProcessor(NoOpProcessor()), options=WorkerOptions(
             settle_seconds=0.0, max_settle_seconds=0.0, max_batch=args.max_batch))
         stores.db.checkpoint()
         sizes = stores.db.file_sizes()

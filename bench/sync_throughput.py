@@ -22,7 +22,8 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from entry.demo.stage import Stage, wait_until  # noqa: E402
+from devkit.demo.stage import Stage  # noqa: E402
+from devkit.processes import wait_until  # noqa: E402
 
 
 def routes(counts: Dict[str, int]) -> Dict[str, int]:

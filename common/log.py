@@ -67,8 +67,8 @@ def _install(handler: logging.Handler, secrets: Iterable[str], level: int) -> lo
     for old in list(logger.handlers):
         logger.removeHandler(old)
         old.close()
-    for old in list(logger.filters):
-        logger.removeFilter(old)
+    for old_filter in list(logger.filters):
+        logger.removeFilter(old_filter)
     handler.addFilter(RedactingFilter(secrets))
     logger.addHandler(handler)
     logger.setLevel(level)

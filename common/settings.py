@@ -1,13 +1,15 @@
 """Every PlexSync setting in one table: name, type, default and the words users see.
 
 Stash sends only the settings a user has set (numbers as numbers, booleans as booleans), so the
-defaults live here, and `PlexSync.yml` is checked against this table by a test. `Settings` is
+defaults live here. Each setting is declared once, as a field of `Settings`; the manifest's
+`settings:` block and the README's table are generated from those fields (tools/settings_docs.py)
+and a test keeps them equal. `Settings` is
 validated once, when it is built; a bad value raises ConfigurationError naming the setting and
 where to fix it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Mapping, Tuple
 from urllib.parse import urlsplit
 
@@ -15,70 +17,65 @@ from common.errors import ConfigurationError
 from common.pathmap import PathRule, parse_path_map
 
 WHERE = "Settings → Plugins → PlexSync"
-
-# name: (type, default, description shown in Stash)
-SPEC: Dict[str, Tuple[type, Any, str]] = {
-    "plex_url": (str, "", "Plex server URL, e.g. http://192.168.1.10:32400. Required."),
-    "plex_token": (str, "", "Plex token (X-Plex-Token). Required. Never logged."),
-    "plex_library": (str, "", "Plex libraries to sync, comma-separated names. Default: empty = every movie and show library."),
-    "path_map": (str, "", "How Stash paths appear in Plex: stash_prefix=>plex_prefix pairs separated by ';', e.g. /data/videos=>/media/videos. Default: empty (same paths)."),
-    "enabled": (bool, True, "Sync scene changes as they happen. Default: on (unset counts as on)."),
-    "strict_matching": (bool, True, "When several Plex items could be the scene, fail and name them instead of guessing. Default: on."),
-    "max_retries": (int, 5, "Retries of a transient failure before the job goes to dead letters. Default: 5."),
-    "connect_timeout": (float, 5.0, "Seconds to wait to connect to Plex. Default: 5."),
-    "read_timeout": (float, 30.0, "Seconds to wait for Plex to answer. Default: 30."),
-    "verify_tls": (bool, True, "Verify Plex's TLS certificate on https URLs. Default: on."),
-    "content_rating": (str, "", "Content rating to set on every synced item, e.g. XXX. Default: empty = leave Plex's."),
-    "performer_photos": (bool, False, "Send performer image URLs to Plex (Plex must then reach Stash). Default: off."),
-    "trigger_plex_scan": (bool, False, "Ask Plex to scan a new scene's folder when it is not in Plex yet. Default: off."),
-    "preserve_plex_edits": (bool, False, "Leave fields alone that were locked by hand in Plex. Default: off."),
-    "collection_parent_studio": (bool, False, "Also add the parent studio as a collection. Default: off."),
-    "sync_groups": (bool, True, "Add each Stash group as a collection. Default: on."),
-    "sync_title": (bool, True, "Sync the title. Default: on."),
-    "sync_summary": (bool, True, "Sync details as the summary. Default: on."),
-    "sync_date": (bool, True, "Sync the date. Default: on."),
-    "sync_studio": (bool, True, "Sync the studio. Default: on."),
-    "sync_rating": (bool, True, "Sync the rating. Default: on."),
-    "sync_tags": (bool, True, "Sync tags as genres. Default: on."),
-    "sync_performers": (bool, True, "Sync performers as actors. Default: on."),
-    "sync_director": (bool, True, "Sync the director. Default: on."),
-    "sync_collections": (bool, True, "Sync studio (and groups) as collections. Default: on."),
-    "sync_poster": (bool, True, "Upload the scene screenshot as the poster. Default: on."),
-    "sync_art": (bool, True, "Upload the scene screenshot as background art. Default: on."),
-}
-
 SECRET_SETTINGS = ("plex_token",)
+
+
+def setting(default: Any, label: str, text: str, empty: str = "") -> Any:
+    """One setting: its default, the name Stash shows, and what it does (`empty`: what "" means)."""
+    return field(default=default, metadata={"label": label, "text": text, "empty": empty})
 
 
 @dataclass(frozen=True)
 class Settings:
-    plex_url: str = ""
-    plex_token: str = ""
-    plex_library: str = ""
-    path_map: str = ""
-    enabled: bool = True
-    strict_matching: bool = True
-    max_retries: int = 5
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    verify_tls: bool = True
-    content_rating: str = ""
-    performer_photos: bool = False
-    trigger_plex_scan: bool = False
-    preserve_plex_edits: bool = False
-    collection_parent_studio: bool = False
-    sync_groups: bool = True
-    sync_title: bool = True
-    sync_summary: bool = True
-    sync_date: bool = True
-    sync_studio: bool = True
-    sync_rating: bool = True
-    sync_tags: bool = True
-    sync_performers: bool = True
-    sync_director: bool = True
-    sync_collections: bool = True
-    sync_poster: bool = True
-    sync_art: bool = True
+    """Every setting, declared once: the manifest"s settings block and the README"s settings table
+    are generated from these fields (`python -m tools.settings_docs --write`; a test compares)."""
+
+    plex_url: str = setting("", "Plex URL", "Plex server URL, e.g. http://192.168.1.10:32400. Required.")
+    plex_token: str = setting("", "Plex token", "Plex token (X-Plex-Token). Required. Never logged.")
+    plex_library: str = setting(
+        "", "Plex libraries",
+        "Plex libraries to sync, comma-separated names.", empty="every movie and show library")
+    path_map: str = setting(
+        "", "Path mapping",
+        "How Stash paths appear in Plex: stash_prefix=>plex_prefix pairs separated by ';', "
+        "e.g. /data/videos=>/media/videos.", empty="same paths")
+    enabled: bool = setting(True, "Sync changes as they happen", "Sync scene changes as they happen.")
+    strict_matching: bool = setting(
+        True, "Strict matching",
+        "When several Plex items could be the scene, fail and name them instead of guessing.")
+    max_retries: int = setting(
+        5, "Retries before dead letter",
+        "Retries of a transient failure before the job goes to dead letters.")
+    connect_timeout: float = setting(5.0, "Plex connect timeout (s)", "Seconds to wait to connect to Plex.")
+    read_timeout: float = setting(30.0, "Plex read timeout (s)", "Seconds to wait for Plex to answer.")
+    verify_tls: bool = setting(True, "Verify Plex TLS certificate", "Verify Plex's TLS certificate on https URLs.")
+    content_rating: str = setting(
+        "", "Content rating",
+        "Content rating to set on every synced item, e.g. XXX.", empty="leave Plex's")
+    performer_photos: bool = setting(
+        False, "Performer photos",
+        "Send performer image URLs to Plex (Plex must then reach Stash).")
+    trigger_plex_scan: bool = setting(
+        False, "Ask Plex to scan new scenes",
+        "Ask Plex to scan a new scene's folder when it is not in Plex yet.")
+    preserve_plex_edits: bool = setting(
+        False, "Keep hand edits in Plex",
+        "Leave fields alone that were locked by hand in Plex.")
+    collection_parent_studio: bool = setting(
+        False, "Parent studio as collection",
+        "Also add the parent studio as a collection.")
+    sync_groups: bool = setting(True, "Groups as collections", "Add each Stash group as a collection.")
+    sync_title: bool = setting(True, "Sync title", "Sync the title.")
+    sync_summary: bool = setting(True, "Sync summary", "Sync details as the summary.")
+    sync_date: bool = setting(True, "Sync date", "Sync the date.")
+    sync_studio: bool = setting(True, "Sync studio", "Sync the studio.")
+    sync_rating: bool = setting(True, "Sync rating", "Sync the rating.")
+    sync_tags: bool = setting(True, "Sync tags", "Sync tags as genres.")
+    sync_performers: bool = setting(True, "Sync performers", "Sync performers as actors.")
+    sync_director: bool = setting(True, "Sync director", "Sync the director.")
+    sync_collections: bool = setting(True, "Sync collections", "Sync studio (and groups) as collections.")
+    sync_poster: bool = setting(True, "Sync poster", "Upload the scene screenshot as the poster.")
+    sync_art: bool = setting(True, "Sync background art", "Upload the scene screenshot as background art.")
 
     @property
     def path_rules(self) -> Tuple[PathRule, ...]:
@@ -110,6 +107,32 @@ class Settings:
         for name in SECRET_SETTINGS:
             values[name] = "***" if values[name] else ""
         return values
+
+
+def default_text(kind: type, default: Any, text: str, empty: str = "") -> str:
+    """How a setting's default is said at the end of its description."""
+    if kind is bool:
+        return f"Default: {'on' if default else 'off'}."
+    if kind is str:
+        if default == "" and "Required." in text:
+            return ""
+        return f"Default: empty = {empty}." if empty and default == "" else f"Default: {default or 'empty'}."
+    return f"Default: {default:g}."
+
+
+def _spec() -> Dict[str, Tuple[type, Any, str]]:
+    table = {}
+    for item in fields(Settings):
+        kind = type(item.default)
+        text = item.metadata["text"]
+        said = default_text(kind, item.default, text, item.metadata["empty"])
+        table[item.name] = (kind, item.default, f"{text} {said}".strip())
+    return table
+
+
+# name: (type, default, description shown in Stash), derived from the fields of Settings
+SPEC: Dict[str, Tuple[type, Any, str]] = _spec()
+LABELS: Dict[str, str] = {item.name: item.metadata["label"] for item in fields(Settings)}
 
 
 def _coerce(name: str, kind: type, value: Any) -> Any:

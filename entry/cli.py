@@ -122,7 +122,7 @@ class TerminalProgress:
         self.clock = clock or time.monotonic
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self._step = -1
-        self._at = None
+        self._at: Optional[float] = None
         self._drawn = False
 
     def __call__(self, fraction: float, message: str = "") -> None:
@@ -146,7 +146,8 @@ class TerminalProgress:
 
 
 def _context(args: argparse.Namespace, env: Dict[str, str], progress: Any) -> Any:
-    from common.datadir import ENV_DATA_DIR, PLUGIN_DIR as DEFAULT_PLUGIN_DIR
+    from common.datadir import ENV_DATA_DIR
+    from common.datadir import PLUGIN_DIR as DEFAULT_PLUGIN_DIR
     from stash.connection import connection_from_url
     from tasks.context import TaskContext
 
@@ -155,7 +156,9 @@ def _context(args: argparse.Namespace, env: Dict[str, str], progress: Any) -> An
     if url:
         connection = connection_from_url(url, _value(args, "stash_api_key", env) or "", plugin_dir=str(PLUGIN_DIR))
     data_dir = Path(args.data_dir or env.get(ENV_DATA_DIR) or DEFAULT_PLUGIN_DIR / "data")
-    return TaskContext(data_dir=data_dir, plugin_dir=PLUGIN_DIR, connection=connection,
+    from entry.wiring import Services
+
+    return TaskContext(data_dir=data_dir, plugin_dir=PLUGIN_DIR, services=Services(data_dir), connection=connection,
                        overrides=settings_overrides(args, env), progress=progress, foreground=True)
 
 
@@ -196,8 +199,8 @@ def _setup_logging(args: argparse.Namespace, ctx: Any) -> None:
     if args.verbose or args.debug:
         setup_console_logging(secrets, level)
     else:
-        from app.services import DRAINER_LOG
         from common.datadir import ensure_private_dir
+        from entry.wiring import DRAINER_LOG
 
         ensure_private_dir(ctx.data_dir)
         setup_file_logging(ctx.data_dir / DRAINER_LOG, secrets, level)
@@ -207,10 +210,8 @@ def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: 
     progress = TerminalProgress(stderr)
     ctx = _context(args, env, progress)
     if args.command == "worker":
-        from app.services import run_worker
-
         _needs_stash(ctx)
-        return run_worker(ctx.data_dir, ctx.connection, ctx.overrides, log_to_console=bool(args.verbose or args.debug))
+        return ctx.services.run_worker(ctx.connection, ctx.overrides, log_to_console=bool(args.verbose or args.debug))
     mode, options = _mode(args)
     if mode not in ("status", "dlq_list", "dlq_retry", "dlq_clear", "dlq_purge"):
         _needs_stash(ctx)
@@ -234,19 +235,14 @@ def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: 
     return EXIT_OK
 
 
-def _demo(argv: List[str]) -> int:
-    from entry.demo import main as demo_main
-
-    return int(demo_main(list(argv)) or 0)
-
-
 def main(argv: List[str], env: Optional[Dict[str, str]] = None, stdout: Optional[TextIO] = None,
          stderr: Optional[TextIO] = None) -> int:
     """Run one command; the exit status is 0 on success, 1 on failure, 2 on a usage error."""
     env = dict(os.environ) if env is None else env
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
-    if argv[:1] == ["demo"]:  # its own options, --help included, belong to the demo
-        return _funnel(lambda: _demo(argv[1:]), stderr, "--debug" in argv)
+    if argv[:1] == ["demo"]:  # PlexSync.py runs the demo (devkit/, not a product package)
+        stderr.write("plexsync: run the demo as `python PlexSync.py demo`\n")
+        return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -256,10 +252,10 @@ def main(argv: List[str], env: Optional[Dict[str, str]] = None, stdout: Optional
         parser.error("sync: --force and --recent cannot be combined")
     for name in ("json", "debug", "verbose"):
         setattr(args, name, bool(getattr(args, name, False)))
-    return _funnel(lambda: _run(args, env, stdout, stderr), stderr, args.debug)
+    return funnel(lambda: _run(args, env, stdout, stderr), stderr, args.debug)
 
 
-def _funnel(command: Any, stderr: TextIO, debug: bool) -> int:
+def funnel(command: Any, stderr: TextIO, debug: bool) -> int:
     """Run `command()`; any failure becomes one line on stderr (the traceback only with --debug)."""
     try:
         return command()

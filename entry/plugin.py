@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 
+from common.errors import SyncError
+from entry.protocol import InputError, PluginInput, read_input, write_result
+from hooks.events import HookInputError
+
 TYPE_CHECKING = False  # typing costs ~7 ms to import, paid on every hook
 if TYPE_CHECKING:
     from typing import Any, Optional, TextIO, Tuple
-
-from common.errors import SyncError
-from entry.protocol import InputError, PluginInput, read_input, write_result
 
 LOG_FILENAME = "plexsync.log"
 
@@ -39,7 +40,7 @@ def _storage_problem(exc: Exception, plugin_input: Optional[PluginInput]) -> Opt
     """A failing queue database, said plainly (sqlite3 is loaded only if it was already in use)."""
     if "sqlite3" not in sys.modules:
         return None
-    from sync_queue.fast_enqueue import db_path
+    from sync_queue.rows import db_path
     from sync_queue.storage_errors import storage_problem
 
     return storage_problem(exc, db_path(plugin_input.data_dir) if plugin_input else None)
@@ -57,14 +58,14 @@ def run_plugin(stdin: TextIO, stdout: TextIO) -> int:
     try:
         plugin_input = read_input(stdin)
         if plugin_input.is_hook:
-            from entry.hook import handle_hook
+            from hooks.handler import handle_hook
 
             output = handle_hook(plugin_input)
         else:
             from entry.task import run_task
 
             output = run_task(plugin_input)
-    except (InputError, SyncError) as exc:
+    except (InputError, HookInputError, SyncError) as exc:
         error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     except KeyboardInterrupt:
         error = "interrupted"

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from collections import namedtuple
 
+from common.datadir import resolve_data_dir
+
 TYPE_CHECKING = False  # typing costs ~7 ms to import, paid on every hook
 if TYPE_CHECKING:
     from typing import Any, Optional, TextIO
-
-from common.datadir import resolve_data_dir
 
 PLUGIN_ID = "PlexSync"
 MAX_STDIN = 16 * 1024 * 1024
@@ -47,8 +47,11 @@ def parse_input(text: str) -> PluginInput:
         raise InputError("stdin is larger than 16 MiB: this is not a Stash plugin input")
     try:
         document = json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"stdin is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): expected Stash's plugin input") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"stdin is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
+                         "expected Stash's plugin input") from None
+    except ValueError as exc:  # e.g. a number too long to convert
+        raise InputError(f"stdin is not JSON ({exc}): expected Stash's plugin input") from None
     if not isinstance(document, dict):
         raise InputError(f"stdin JSON is a {type(document).__name__}, not an object: expected Stash's plugin input")
     connection = document.get("server_connection")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 from entry.protocol import InputError, PluginInput
 
@@ -52,7 +52,7 @@ class StashProgress:
         self.log = log
         self.clock = clock
         self._fraction = -1.0
-        self._logged_at = None
+        self._logged_at: Optional[float] = None
 
     def __call__(self, fraction: float, message: str = "") -> None:
         from common.log import progress
@@ -76,6 +76,7 @@ def run_task(plugin_input: PluginInput) -> str:
     options = task_options(mode, plugin_input.args)
 
     from common.log import add_secrets, get_logger, setup_stash_logging
+    from entry.wiring import Services
     from stash.connection import connection_from_server_connection
     from tasks.context import TaskContext, TaskFailed
     from tasks.registry import run_mode
@@ -84,8 +85,9 @@ def run_task(plugin_input: PluginInput) -> str:
     log = get_logger("task")
     connection = connection_from_server_connection(plugin_input.server_connection)
     add_secrets(connection.secrets)
-    ctx = TaskContext(data_dir=Path(plugin_input.data_dir), plugin_dir=Path(plugin_input.plugin_dir or PLUGIN_DIR),
-                      connection=connection, progress=StashProgress(log))
+    data_dir = Path(plugin_input.data_dir)
+    ctx = TaskContext(data_dir=data_dir, plugin_dir=Path(plugin_input.plugin_dir or PLUGIN_DIR),
+                      services=Services(data_dir), connection=connection, progress=StashProgress(log))
     log.info("PlexSync task %s started", mode)
     result = run_mode(mode, ctx, **options)
     log.info(result.title)

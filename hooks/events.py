@@ -130,11 +130,11 @@ def _input_fields(value: object) -> tuple[str, ...] | None:
     return tuple(value) or None
 
 
-def _input_keys(hook_input: dict | list, scene_id: int) -> tuple[str, ...] | None:
+def _input_keys(hook_input: dict | list | None, scene_id: int) -> tuple[str, ...] | None:
     """The keys an update sent when Stash gave no inputFields; None when they cannot be known."""
     if isinstance(hook_input, dict):
         return tuple(hook_input)
-    for entry in hook_input:  # scenesUpdate: the whole list; find this scene's entry
+    for entry in hook_input or ():  # scenesUpdate: the whole list; find this scene's entry
         if isinstance(entry, dict) and str(entry.get("id", "")).strip() == str(scene_id):
             return tuple(entry)
     return None

@@ -27,7 +27,7 @@ def snapshot_document(enabled: bool, written_at: float) -> dict:
 
 def read_hook_snapshot(data_dir: str | os.PathLike) -> dict:
     """`{"enabled": bool, "written_at": float | None}`; a missing or corrupt file reads as enabled."""
-    result = {"enabled": True, "written_at": None}
+    result: dict = {"enabled": True, "written_at": None}
     try:
         with open(snapshot_path(data_dir), "rb") as handle:
             raw = handle.read(_MAX_BYTES + 1)

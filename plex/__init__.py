@@ -1,7 +1,7 @@
 """The Plex side of PlexSync: find the scene's Plex item by its files and write what Stash says.
 
 Only this package imports plexapi. Importing `plex` itself is light (no plexapi); the worker
-uses `plex.sync.PlexTarget` (also reachable as `plex.PlexTarget`, loaded on first use).
+uses `plex.target.PlexTarget` (also reachable as `plex.PlexTarget`, loaded on first use).
 """
 from typing import Any
 
@@ -10,7 +10,7 @@ __all__ = ["PlexTarget", "MatchResult"]
 
 def __getattr__(name: str) -> Any:
     if name == "PlexTarget":
-        from plex.sync import PlexTarget
+        from plex.target import PlexTarget
         return PlexTarget
     if name == "MatchResult":
         from plex.matcher import MatchResult

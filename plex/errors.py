@@ -15,8 +15,7 @@ from xml.etree.ElementTree import ParseError
 import requests
 from plexapi.exceptions import NotFound, PlexApiException, Unauthorized
 
-from common.errors import (ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, SyncError,
-                           TransientError)
+from common.errors import ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, SyncError, TransientError
 from common.redact import redact
 from common.settings import WHERE
 

@@ -116,7 +116,9 @@ def clean_date(value: Optional[str]) -> str:
 
 def clean_names(names: Iterable[Optional[str]]) -> Tuple[str, ...]:
     """Cleaned tag names, empty ones dropped, duplicates (ignoring case) dropped, bounded in count and size."""
-    seen, out, spent = set(), [], 0
+    seen: set = set()
+    out: List[str] = []
+    spent = 0
     for name in names:
         text = clean_line(name, TAG_MAX)
         key = text.casefold()

@@ -1,13 +1,14 @@
 """Which Plex item is this Stash scene? Decided from file paths only, in a fixed order.
 
-Order: the mapped full path exactly as Plex reports it → the normalised path (separators,
-trailing slashes, drive-letter case, then case and Unicode form for case-insensitive file
-systems) → a unique basename (with the same size when both sides know it). Any file of a
-multi-file scene may match; within a step the files are tried in Stash's order (the primary
-file first), so a scene whose two files Plex lists as two items goes to its primary file's
-item. The first file that finds anything decides: one item is a match, several are ambiguous (under strict matching the caller fails naming them; otherwise the one
-whose path is most like the scene's wins). Never a title search. Lookups are injected, so the
-order is tested on in-memory candidates and runs on the SQLite index in production.
+Order: the mapped full path exactly as Plex reports it → the normalised path (separators, trailing
+slashes, drive-letter case, then case and Unicode form for case-insensitive file systems) → a
+unique basename (with the same size when both sides know it). Any file of a multi-file scene may
+match; within a step the files are tried in Stash's order (the primary file first), so a scene
+whose two files Plex lists as two items goes to its primary file's item. The first file that finds
+anything decides: one item is a match, several are ambiguous (under strict matching the caller
+fails naming them; otherwise the one whose path is most like the scene's wins). Never a title
+search. Lookups are injected, so the order is tested on in-memory candidates and runs on the
+SQLite index in production.
 """
 from __future__ import annotations
 

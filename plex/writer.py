@@ -151,15 +151,16 @@ def plan_edit(want: Wanted, item: ItemState, written: Optional[Mapping[str, Any]
     for tag in TAG_FIELDS:
         if tag not in want.tags:
             continue
-        names, current = want.tags[tag], item.tags.get(tag, ())
-        if preserve_plex_edits and hand_edited(tag, sorted(current), item, _sorted_memory(memory, tag)):
+        names: Tuple[str, ...] = tuple(want.tags[tag])
+        tags_now: Tuple[str, ...] = tuple(item.tags.get(tag, ()))
+        if preserve_plex_edits and hand_edited(tag, sorted(tags_now), item, _sorted_memory(memory, tag)):
             plan.kept.append(tag)
             continue
         plan.written[tag] = list(names)
         thumbs = {name: want.thumbs[name] for name in names if name in want.thumbs} if tag == ACTOR else {}
         thumbs_differ = any(item.thumbs.get(name) != url for name, url in thumbs.items())
-        if not _same_tags(current, names) or thumbs_differ or tag not in item.locked:
-            plan.groups[tag] = tag_params(tag, names, _removals(current, names), thumbs)
+        if not _same_tags(tags_now, names) or thumbs_differ or tag not in item.locked:
+            plan.groups[tag] = tag_params(tag, names, _removals(tags_now, names), thumbs)
     for lock in locks:
         if lock not in item.locked:
             plan.groups[lock] = {f"{lock}.locked": 1}

@@ -325,7 +325,8 @@ class StashClient:
         if status == 429 or status >= 500:
             raise TransientError(f"Stash answered HTTP {status} to {operation}")
         if not isinstance(document, dict):
-            raise ConfigurationError(f"{self.connection.graphql_url} does not answer like Stash's GraphQL API (HTTP {status}): check the Stash address")
+            raise ConfigurationError(f"{self.connection.graphql_url} does not answer like Stash's GraphQL API "
+                                     f"(HTTP {status}): check the Stash address")
         if status != 200:
             raise PermanentError(f"Stash answered HTTP {status} to {operation}")
         data = document.get("data")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from common.datadir import ensure_private_dir, touch_private
-from sync_queue.fast_enqueue import BUSY_TIMEOUT_SECONDS, CREATE_JOB_TABLE, connect, db_path
+from sync_queue.rows import BUSY_TIMEOUT_SECONDS, CREATE_JOB_TABLE, connect, db_path
 
 SCHEMA_VERSION = 1
 _SCHEMA = (
@@ -69,7 +69,7 @@ class Database:
         self._create_schema()
 
     def _create_schema(self) -> None:
-        if self.query_one("PRAGMA user_version")[0] >= SCHEMA_VERSION:
+        if self.scalar("PRAGMA user_version") >= SCHEMA_VERSION:
             return
         with self.transaction() as connection:
             for statement in _SCHEMA:
@@ -102,6 +102,11 @@ class Database:
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> Optional[tuple]:
         with self._lock:
             return self.connection.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the one row an aggregate query answers (COUNT, MAX, a PRAGMA)."""
+        row = self.query_one(sql, params)
+        return row[0] if row else None
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database and cut the -wal file back (the drainer does this when idle)."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from sync_queue.db import Database
-from sync_queue.fast_enqueue import INSERT_JOB, STATUS_INITED
 from sync_queue.jobs import Job
+from sync_queue.rows import INSERT_JOB, STATUS_INITED
 
 MAX_MESSAGE = 1000
 _COLUMNS = "id, scene_id, job, error_class, error_kind, message, attempts, first_failed_at, last_failed_at"
@@ -94,7 +94,7 @@ class DeadLetters:
         return _letter(row) if row else None
 
     def count(self) -> int:
-        return self.db.query_one("SELECT COUNT(*) FROM dead_letters")[0]
+        return self.db.scalar("SELECT COUNT(*) FROM dead_letters")
 
     def retry(self, letter_id: Optional[int] = None, now: Optional[float] = None) -> int:
         """Put one entry (or all, with None) back in the queue as fresh jobs; returns how many.

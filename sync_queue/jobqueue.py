@@ -2,7 +2,7 @@
 
 Rows live in the table `SQLiteAckQueue(name="jobs")` owns, with its JSON serializer and its
 statuses (waiting < UNACK; UNACK = a drainer is working on it). Anyone may add rows (hooks via
-`fast_enqueue`, tasks via `put_batch`, dead-letter retries); only the drainer holding the lock
+`sync_queue.rows`, tasks via `put_batch`, dead-letter retries); only the drainer holding the lock
 changes or removes existing rows, which is what makes its in-memory index of waiting rows safe.
 
 The library's own `get()` pops strictly in insertion order under a thread lock; the drainer
@@ -23,7 +23,8 @@ from persistqueue import SQLiteAckQueue
 
 from sync_queue.db import Database, in_chunks
 from sync_queue.dead_letters import DeadLetterEntry, DeadLetters
-from sync_queue.fast_enqueue import (
+from sync_queue.jobs import Job
+from sync_queue.rows import (
     BUSY_TIMEOUT_SECONDS,
     DB_FILENAME,
     INSERT_JOB,
@@ -34,7 +35,6 @@ from sync_queue.fast_enqueue import (
     STATUS_UNACK,
     checked_scene_ids,
 )
-from sync_queue.jobs import Job
 
 BATCH_SIZE = 500  # scene ids per row for bulk work: one Stash request each
 
@@ -86,7 +86,7 @@ class JobQueue:
         """Queue one job as it is (its own attempts and not_before); returns the row id."""
         now = time.time() if now is None else now
         with self.db.transaction() as connection:
-            return connection.execute(INSERT_JOB, (job.encode(), now, STATUS_INITED)).lastrowid
+            return int(connection.execute(INSERT_JOB, (job.encode(), now, STATUS_INITED)).lastrowid or 0)
 
     def put_batch(self, scene_ids: Iterable[int], event: str, reason: str, force: bool = False,
                   now: Optional[float] = None) -> int:
@@ -147,7 +147,7 @@ class JobQueue:
 
     def waiting_count(self) -> int:
         """Rows not yet taken (due or scheduled): the drainer's last word before it exits."""
-        return self.db.query_one(f"SELECT COUNT(*) FROM `{JOB_TABLE}` WHERE status < ?", (STATUS_UNACK,))[0]
+        return self.db.scalar(f"SELECT COUNT(*) FROM `{JOB_TABLE}` WHERE status < ?", (STATUS_UNACK,))
 
     # ---- the drainer (lock holder) only ------------------------------------------------------
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, List, Optional, Sequence
 
-from sync_queue.fast_enqueue import EVENTS, MAX_REASON, checked_scene_ids, encode, job_data
+from sync_queue.rows import EVENTS, MAX_REASON, checked_scene_ids, encode, job_data
 
 MAX_ERROR_TEXT = 500
 

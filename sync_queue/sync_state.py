@@ -34,11 +34,11 @@ class SyncStateStore:
 
     def last_synced_at(self) -> Optional[float]:
         """When any scene was last written to Plex; None before the first sync."""
-        return self.db.query_one("SELECT MAX(synced_at) FROM sync_state")[0]
+        return self.db.scalar("SELECT MAX(synced_at) FROM sync_state")
 
     def synced_since(self, since: float) -> List[int]:
         """Scenes written to Plex at or after `since` (a task's summary and progress)."""
         return [row[0] for row in self.db.query("SELECT scene_id FROM sync_state WHERE synced_at >= ?", (since,))]
 
     def count(self) -> int:
-        return self.db.query_one("SELECT COUNT(*) FROM sync_state")[0]
+        return self.db.scalar("SELECT COUNT(*) FROM sync_state")

@@ -12,12 +12,23 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol
 
 from common.errors import SyncError
 from stash.connection import StashConnection
 
 Progress = Callable[[float, str], None]
+
+
+class TaskServices(Protocol):
+    """What a task is handed to reach Stash and Plex (built by the composition root, entry.wiring)."""
+
+    def connect_stash(self, connection: StashConnection, overrides: Optional[Mapping[str, Any]] = None) -> Any: ...
+
+    def connect_plex(self, settings: Any, fetch_image: Callable[[str], bytes]) -> Any: ...
+
+    def processor_factory(self, connection: Optional[StashConnection] = None,
+                          overrides: Optional[Mapping[str, Any]] = None) -> Any: ...
 
 
 def no_progress(fraction: float, message: str = "") -> None:
@@ -34,6 +45,7 @@ class TaskFailed(SyncError):
 class TaskContext:
     data_dir: Path
     plugin_dir: Path
+    services: TaskServices
     connection: Optional[StashConnection] = None  # None: the connection saved in the data dir
     overrides: Mapping[str, Any] = field(default_factory=dict)  # settings that win over Stash's
     progress: Progress = no_progress
@@ -56,11 +68,9 @@ class TaskContext:
     def connect(self, require_plex: bool = True) -> Any:
         """Connect to Stash, save the connection for the drainer, read and validate the settings.
 
-        Returns app.services.StashSession; the caller closes `session.client`.
+        Returns the session (`.client`, `.settings`); the caller closes `session.client`.
         """
-        from app.services import connect_stash
-
-        session = connect_stash(self.data_dir, self.stash_connection(), self.overrides)
+        session = self.services.connect_stash(self.stash_connection(), self.overrides)
         if require_plex:
             try:
                 session.settings.require_plex()

@@ -69,10 +69,9 @@ class _Runner:
         self.thread.start()
 
     def _drain(self) -> None:
-        from app.services import processor_factory
         from worker.drainer import run_drainer
 
-        factory = processor_factory(self.ctx.data_dir, self.ctx.connection, self.ctx.overrides)
+        factory = self.ctx.services.processor_factory(self.ctx.connection, self.ctx.overrides)
         run_drainer(self.ctx.data_dir, factory, options=self.ctx.drainer_options, stop_event=self.stop_event)
 
     def stop(self) -> None:
@@ -245,7 +244,7 @@ def summarize(stores: Any, started_at: float, scene_ids: Optional[Collection[int
         return scene_id is not None and (ours is None or scene_id in ours)
 
     written = [s for s in stores.sync_state.synced_since(started_at) if mine(s)]
-    dead = []
+    dead: List[Any] = []
     page = 1
     while True:
         letters = stores.dead_letters.list(page=page, per_page=200)
@@ -254,7 +253,10 @@ def summarize(stores: Any, started_at: float, scene_ids: Optional[Collection[int
         if len(fresh) < len(letters) or len(letters) < 200:
             break
         page += 1
-    missing, retrying, next_at, missing_text = set(), set(), None, []
+    missing: set = set()
+    retrying: set = set()
+    next_at: Optional[float] = None
+    missing_text: List[str] = []
     for job in stores.jobs.scheduled_jobs(now):
         scenes = {s for s in job.scene_ids if mine(s)}
         if not scenes:

@@ -116,7 +116,6 @@ def _settings(ctx: TaskContext, client: Any, report: _Report) -> Optional[Settin
 
 
 def _plex(ctx: TaskContext, settings: Settings, client: Any, report: _Report) -> Any:
-    from app.services import connect_plex
     from plex.client import PlexClient
     from plex.errors import TOKEN_REJECTED
 
@@ -140,7 +139,7 @@ def _plex(ctx: TaskContext, settings: Settings, client: Any, report: _Report) ->
     report.add("Plex token", PASS, "Plex accepted the token")
     fetch = client.fetch_image if client is not None else _no_images
     try:
-        target = connect_plex(settings, ctx.data_dir, fetch)
+        target = ctx.services.connect_plex(settings, fetch)
     except SyncError as exc:
         report.add("Plex libraries", FAIL, str(exc))
         report.skip(("matching",), "needs the libraries")
@@ -173,7 +172,7 @@ def _matching(client: Any, target: Any, settings: Settings, sample: int, report:
     from plex.matcher import AMBIGUOUS, MATCHED
 
     try:
-        ids = next(iter(client.iter_scene_id_pages(page_size=sample)), [])[:sample]
+        ids: List[int] = next(iter(client.iter_scene_id_pages(page_size=sample)), [])[:sample]
         scenes = client.find_scenes_by_ids(ids)
     except SyncError as exc:
         report.add("matching", FAIL, f"could not read scenes from Stash: {exc}")

@@ -18,14 +18,13 @@ EXAMPLES = 10
 
 def match_report(ctx: TaskContext, examples: int = EXAMPLES) -> TaskResult:
     """Counts of matched, missing, ambiguous and file-less scenes, with examples of each problem."""
-    from app.services import connect_plex
     from plex.matcher import AMBIGUOUS, MATCHED
 
     session = ctx.connect()
     client = session.client
     target = None
     try:
-        target = connect_plex(session.settings, ctx.data_dir, client.fetch_image)
+        target = ctx.services.connect_plex(session.settings, client.fetch_image)
         target.library.ensure_fresh()
         total = client.count_scenes()
         counts = {"matched": 0, "missing": 0, "ambiguous": 0, "no_files": 0}

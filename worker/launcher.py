@@ -13,11 +13,11 @@ import os
 import sys
 from pathlib import Path
 
+from worker.lock import is_locked, lock_path
+
 TYPE_CHECKING = False  # typing costs ~7 ms to import, paid on every hook
 if TYPE_CHECKING:
     from typing import List, Optional, Sequence
-
-from worker.lock import is_locked, lock_path
 
 ENV_DATA_DIR = "PLEXSYNC_DATA_DIR"  # same name as common.datadir.ENV_DATA_DIR
 _DETACHED_PROCESS = 0x00000008
@@ -45,7 +45,7 @@ def start_drainer(data_dir: "os.PathLike[str] | str", plugin_dir: "os.PathLike[s
 
     env = dict(os.environ)
     env[ENV_DATA_DIR] = str(Path(data_dir).resolve())
-    options = {}
+    options: dict = {}
     if os.name == "nt":
         options["creationflags"] = _DETACHED_PROCESS | _CREATE_NEW_PROCESS_GROUP | _CREATE_NO_WINDOW
     else:

@@ -6,13 +6,13 @@ failures of single scenes in `JobResult.failures` (the worker splits those scene
 of their own) and raises a `common.errors.SyncError` when the whole job failed (Stash or Plex
 unreachable, bad settings). `SceneGone` for a scene means "nothing to sync": it is dropped.
 
-Optional processor attributes the worker reads after each `processor_factory()` call:
-`max_retries` (from settings), `secrets` (values to mask in dead-letter messages), `close()`.
+The factory the drainer is given builds a processor together with what the worker needs to know
+about the settings it was built from: the retry limit and the secrets to mask in messages.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Protocol
+from typing import Callable, Dict, Protocol, Tuple
 
 from common.errors import SyncError
 from sync_queue.jobs import Job
@@ -26,7 +26,18 @@ class JobResult:
 class Processor(Protocol):
     def process(self, job: Job) -> JobResult: ...
 
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReadyProcessor:
+    """A built processor and the settings the worker applies while it is in use."""
+
+    processor: Processor
+    max_retries: int = 5
+    secrets: Tuple[str, ...] = ()
+
 
 # Called when the drainer starts and again after a configuration pause (settings may have been
 # fixed meanwhile); it may raise ConfigurationError itself.
-ProcessorFactory = Callable[[], Processor]
+ProcessorFactory = Callable[[], ReadyProcessor]

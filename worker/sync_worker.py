@@ -36,7 +36,7 @@ log = get_logger("worker")
 
 @dataclass
 class WorkerOptions:
-    max_retries: int = 5  # a processor's own `max_retries` (from settings) wins
+    max_retries: int = 5  # until a processor is built: then the retry limit it comes with
     settle_seconds: float = 2.0
     max_settle_seconds: float = 30.0
     idle_exit_seconds: float = 60.0
@@ -146,15 +146,15 @@ class SyncWorker:
 
     def _open_processor(self, now: float) -> bool:
         try:
-            processor = self.processor_factory()
+            ready = self.processor_factory()
         except Exception as exc:  # ConfigurationError, or a factory that cannot start at all
             if not isinstance(exc, ConfigurationError):
                 log.error("could not build the processor", exc_info=True)
             self._pause(exc, now)
             return False
-        self._processor = processor
-        self._secrets = tuple(secret for secret in getattr(processor, "secrets", ()) or () if secret)
-        self.policy.max_retries = int(getattr(processor, "max_retries", self.options.max_retries))
+        self._processor = ready.processor
+        self._secrets = tuple(secret for secret in ready.secrets if secret)
+        self.policy = replace(self.policy, max_retries=ready.max_retries)
         if self._pause_message is not None:
             log.info("configuration works again; resuming")
             self._pause_message = self._paused_since = None
@@ -175,10 +175,9 @@ class SyncWorker:
 
     def _close_processor(self) -> None:
         processor, self._processor = self._processor, None
-        close = getattr(processor, "close", None)
-        if close is not None:
+        if processor is not None:
             try:
-                close()
+                processor.close()
             except Exception:
                 log.warning("processor close failed", exc_info=True)
 
@@ -190,8 +189,8 @@ class SyncWorker:
         failures: Dict[int, BaseException] = {}
         whole: Optional[BaseException] = None
         try:
-            result = self._processor.process(job)  # type: ignore[union-attr]
-            failures = dict(getattr(result, "failures", None) or {})
+            assert self._processor is not None  # step() opens it before running a lease
+            failures = dict(self._processor.process(job).failures)
         except Exception as exc:
             whole = exc
             if not isinstance(exc, SyncError):

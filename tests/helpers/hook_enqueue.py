@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sync_queue.fast_enqueue import enqueue  # noqa: E402
+from sync_queue.rows import enqueue  # noqa: E402
 from worker.launcher import ensure_drainer  # noqa: E402
 
 

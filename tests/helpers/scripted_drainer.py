@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:
 from common.errors import PermanentError  # noqa: E402
 from common.log import setup_file_logging  # noqa: E402
 from worker.drainer import run_drainer  # noqa: E402
-from worker.protocol import JobResult  # noqa: E402
+from worker.protocol import JobResult, ReadyProcessor  # noqa: E402
 from worker.sync_worker import WorkerOptions  # noqa: E402
 
 RECORD_SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, pid INTEGER, scene_ids TEXT,"
@@ -81,7 +81,8 @@ def main(argv: list) -> int:
     job_seconds = float(env.get("SCRIPTED_JOB_SECONDS", "0"))
     start_at = float(env.get("SCRIPTED_START_AT", "0"))
     time.sleep(max(0.0, start_at - time.time()))
-    return run_drainer(data_dir, lambda: RecordingProcessor(record_path, job_seconds, permanent), options=options)
+    return run_drainer(data_dir, lambda: ReadyProcessor(RecordingProcessor(record_path, job_seconds, permanent)),
+                       options=options)
 
 
 if __name__ == "__main__":

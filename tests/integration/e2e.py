@@ -6,9 +6,7 @@ fake Stash (where the real plugin reads them), the stdin document Stash writes, 
 `python PlexSync.py` as a subprocess with its own data directory. This module holds them, and
 the poll helpers (deadlines, never a bare sleep) the tests wait with.
 
-    from tests.integration.e2e import fakes_factory  # noqa: F401  (a pytest fixture)
-
-    def test_something(fakes_factory):
+    def test_something(fakes_factory):          # the fixture, from tests/conftest.py
         fakes = fakes_factory(scenes=200)          # servers up, plugin configured, data dir empty
         run = fakes.run_task("sync_all")            # PlexSync.py with Stash's stdin; waits for exit
         assert run.error is None and run.progress   # `output`/`error` from stdout, `\\x01p\\x02` lines
@@ -33,10 +31,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import pytest
 
-from entry.demo.stage import processes_for, stop_processes
-from tests.fakes.plex_server import FakePlexServer
-from tests.fakes.stash_server import FakeStashServer
-from tests.fakes.world import World, build_world
+from devkit.fakes.plex_server import FakePlexServer
+from devkit.fakes.stash_server import FakeStashServer
+from devkit.fakes.world import World, build_world
+from devkit.processes import processes_for, stop_processes
 from tests.helpers.procs import wait_until
 
 REPO = Path(__file__).resolve().parents[2]

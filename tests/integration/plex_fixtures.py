@@ -10,8 +10,8 @@ import requests
 
 from common.models import Performer, Scene, SceneFile
 from common.settings import Settings, settings_from_mapping
-from plex.sync import PlexTarget
-from tests.fakes.plex_server import FakePlexServer
+from devkit.fakes.plex_server import FakePlexServer
+from plex.target import PlexTarget
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(range(256))
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))

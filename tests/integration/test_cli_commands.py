@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from tests.integration.e2e import PLEXSYNC, fakes_factory, plugin_env  # noqa: F401
+from tests.integration.e2e import PLEXSYNC, plugin_env
 
 HEAVY = ("plexapi", "stashapi", "requests", "persistqueue", "urllib3", "sqlite3", "tasks", "app", "plex", "stash")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from entry.demo.report import display_width
+from devkit.demo.report import display_width
 from tests.integration.e2e import REPO, wait_until
 
 LINUX = sys.platform.startswith("linux")

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from sync_queue.fast_enqueue import enqueue
+from sync_queue.rows import enqueue
 from sync_queue.stores import open_stores
 from tests.helpers.procs import (
     assert_never_concurrent,

@@ -13,9 +13,9 @@ import requests
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer
 
-from tests.fakes.base import FakeControl
-from tests.fakes.plex_server import FakePlexServer
-from tests.shared_data import REPO_ROOT
+from devkit.fakes.base import FakeControl
+from devkit.fakes.plex_server import FakePlexServer
+from devkit.shared_data import REPO_ROOT
 from tests.helpers.procs import wait_until
 
 LISTING = "GET /library/sections/{id}/all"
@@ -269,7 +269,7 @@ def test_latency_and_counts_per_route(plex: FakePlexServer) -> None:
 def test_control_api_from_another_process(plex: FakePlexServer) -> None:
     key = plex.add_movie(1, ["/data/videos/o.mp4"], "Other process")
     server = connect(plex)
-    script = ("import sys; from tests.fakes.base import FakeControl; c = FakeControl(sys.argv[1]); "
+    script = ("import sys; from devkit.fakes.base import FakeControl; c = FakeControl(sys.argv[1]); "
               "c.fail_next(1, status=500, method='GET'); print(sorted(c.counts()))")
     done = subprocess.run([sys.executable, "-c", script, plex.url], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=60, check=True)

@@ -10,12 +10,11 @@ import zlib
 
 import pytest
 import requests
-
-from tests.fakes.stash_server import FakeStashServer
-from tests.fakes.stash_store import SceneRow, parse_time
-from tests.fakes.world import build_world
-
 import stashapi.stashapp as stashapp
+
+from devkit.fakes.stash_server import FakeStashServer
+from devkit.fakes.stash_store import SceneRow, parse_time
+from devkit.fakes.world import build_world
 
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
 FRAGMENT = "id title updated_at paths { screenshot } files { path basename size } tags { id name }"

@@ -1,4 +1,4 @@
-"""`python -m tests.fakes serve` as other processes see it: one JSON line, both fakes reachable
+"""`python -m devkit.fakes serve` as other processes see it: one JSON line, both fakes reachable
 (plexapi lists the sections, GraphQL answers, the control API works), a clean exit on
 SIGTERM — and a 100,000-scene world that comes up in bounded time and memory.
 """
@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import sys
 
+import plexapi.server as plexapi_server
 import pytest
 import requests
 
-from tests.fakes.__main__ import launch, rss_bytes, terminate
-from tests.fakes.base import FakeControl
-
-import plexapi.server as plexapi_server
+from devkit.fakes.__main__ import launch, rss_bytes, terminate
+from devkit.fakes.base import FakeControl
 
 GiB = 1024 ** 3
 

@@ -16,10 +16,10 @@ import threading
 import pytest
 
 from common.settings import settings_from_mapping
-from entry.demo.stage import processes_for, stop_processes
+from devkit.processes import processes_for, stop_processes
 from stash.settings import write_hook_snapshot
-from sync_queue.fast_enqueue import enqueue
-from tests.integration.e2e import fakes_factory, wait_until  # noqa: F401  (fakes_factory is a fixture)
+from sync_queue.rows import enqueue
+from tests.integration.e2e import wait_until
 
 UPDATE, DESTROY = "Scene.Update.Post", "Scene.Destroy.Post"
 LINUX = sys.platform.startswith("linux")

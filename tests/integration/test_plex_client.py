@@ -8,11 +8,10 @@ import stat
 import pytest
 
 from common.errors import ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, TransientError
+from devkit.fakes.plex_server import FakePlexServer
 from plex.client import IDENTIFIER_FILE, PlexClient
-from plex.sync import PlexTarget
-from tests.fakes.plex_server import FakePlexServer
-from tests.integration.plex_fixtures import (clock, connect, full_scene, images, make_settings,  # noqa: F401
-                                             plex)
+from plex.target import PlexTarget
+from tests.integration.plex_fixtures import full_scene, make_settings
 
 MOVIE = "/media/videos/clip.mp4"
 

@@ -6,8 +6,7 @@ import math
 import pytest
 
 from common.errors import ConfigurationError, NotInPlexYet, PermanentError
-from tests.integration.plex_fixtures import (clock, connect, full_scene, images, plex,  # noqa: F401
-                                             plex_requests, scene)
+from tests.integration.plex_fixtures import full_scene, plex_requests, scene
 
 
 def _fill(plex, count: int, section: int = 1) -> None:

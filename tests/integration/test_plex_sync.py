@@ -7,8 +7,7 @@ import pytest
 
 from common.errors import TransientError
 from common.models import Performer
-from tests.integration.plex_fixtures import (JPEG, PNG, clock, connect, full_scene, hand_edit, images,  # noqa: F401
-                                             plex, plex_requests, scene)
+from tests.integration.plex_fixtures import JPEG, PNG, full_scene, hand_edit, plex_requests
 
 MOVIE = "/media/videos/studio/clip.mp4"
 

@@ -4,9 +4,9 @@ bench/queue_housekeeping.py does the same with 100,000 jobs and prints the figur
 """
 import time
 
-from sync_queue.fast_enqueue import enqueue
+from sync_queue.rows import enqueue
 from sync_queue.stores import open_stores
-from worker.protocol import JobResult
+from worker.protocol import JobResult, ReadyProcessor
 from worker.sync_worker import SyncWorker, WorkerOptions
 
 
@@ -14,10 +14,13 @@ class NoOp:
     def process(self, job):
         return JobResult()
 
+    def close(self):
+        pass
+
 
 def test_five_thousand_jobs_through_a_file_that_stops_growing(tmp_path):
     stores = open_stores(tmp_path, for_drainer=True)
-    worker = SyncWorker(stores.jobs, NoOp, options=WorkerOptions(settle_seconds=0.0, max_batch=1))
+    worker = SyncWorker(stores.jobs, lambda: ReadyProcessor(NoOp()), options=WorkerOptions(settle_seconds=0.0, max_batch=1))
     sizes = []
     try:
         for round_number in range(5):

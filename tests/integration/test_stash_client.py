@@ -4,12 +4,12 @@ from graphql import build_schema, parse, validate
 
 from common.errors import ConfigurationError, PermanentError, TransientError
 from common.settings import Settings
+from devkit.fakes.stash_server import FakeStashServer
+from devkit.fakes.world import build_world
+from devkit.shared_data import STASH_SCHEMA
 from stash.client import MAX_IDS_PER_REQUEST, MAX_PAGE_SIZE, StashClient
 from stash.connection import StashConnection
 from stash.settings import load_settings
-from tests.fakes.stash_server import FakeStashServer
-from tests.fakes.world import build_world
-from tests.shared_data import STASH_SCHEMA
 
 API_KEY = "eyJhbGciOiJIUzI1NiJ9.TEST-API-KEY-0123456789"
 COOKIE = "MTcwMDAwMDAwMHxURVNULUNPT0tJRQ=="

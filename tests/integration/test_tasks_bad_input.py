@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from sync_queue.dead_letters import DeadLetterEntry
-from sync_queue.fast_enqueue import enqueue
+from sync_queue.rows import enqueue
 from sync_queue.stores import open_stores
 from tasks.registry import MODES
 from tests.integration.e2e import run_plexsync

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.e2e import Fakes, fakes_factory, start_fakes  # noqa: F401
+from tests.integration.e2e import Fakes, start_fakes
 
 
 def _synced(fakes: Fakes) -> Fakes:

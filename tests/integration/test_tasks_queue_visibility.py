@@ -14,7 +14,7 @@ import sys
 
 from common.datadir import touch_private
 from sync_queue.db import Database
-from sync_queue.fast_enqueue import db_path
+from sync_queue.rows import db_path
 
 READ = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(c.execute('SELECT COUNT(*) FROM sync_state').fetchone()[0]); c.close()"
 

@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from plex.fields import clean_line, file_stem
-from tests.integration.e2e import Fakes, fakes_factory, wait_until  # noqa: F401
+from tests.integration.e2e import Fakes, wait_until
 
 POSIX_ONLY = pytest.mark.skipif(os.name == "nt", reason="POSIX-only: SIGKILL does not exist on Windows")
 SUMMARY = re.compile(r"([\d,]+) scenes? queued: ([\d,]+) written to Plex, ([\d,]+) unchanged, ([\d,]+) failed "

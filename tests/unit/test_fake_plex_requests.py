@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.fakes.plex_server import FakePlexServer
+from devkit.fakes.plex_server import FakePlexServer
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from tests.fakes.plex_server import FakePlexServer
+from devkit.fakes.plex_server import FakePlexServer
 
 GENRES = [f"Genre {i}" for i in range(300)]
 

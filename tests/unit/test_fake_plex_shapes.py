@@ -12,8 +12,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.fakes.plex_server import FakePlexServer
-from tests.shared_data import PLEX_CAPTURES
+from devkit.fakes.plex_server import FakePlexServer
+from devkit.shared_data import PLEX_CAPTURES
 
 # media_1.xml and children_20.xml write Media, Part and Stream as siblings of the Video,
 # while a real server (and the fake) nests them as Video > Media > Part > Stream.

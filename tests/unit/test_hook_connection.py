@@ -2,8 +2,8 @@
 import json
 
 from common.datadir import CONNECTION_FILE
-from entry.hook import remember_stash
 from entry.protocol import PluginInput
+from hooks.handler import remember_stash
 from stash.connection import StashConnection, load_connection, save_connection
 
 

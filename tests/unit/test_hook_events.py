@@ -4,9 +4,19 @@ from functools import lru_cache
 import pytest
 from graphql import build_schema
 
-from hooks.events import (CREATE, DESTROY, HOOK_TYPES, IGNORED_INPUT_FIELDS, SYNCED_BULK_FIELDS,
-                          SYNCED_UPDATE_FIELDS, UPDATE, HookInputError, HookJob, job_from_hook)
-from tests.shared_data import STASH_SCHEMA
+from devkit.shared_data import STASH_SCHEMA
+from hooks.events import (
+    CREATE,
+    DESTROY,
+    HOOK_TYPES,
+    IGNORED_INPUT_FIELDS,
+    SYNCED_BULK_FIELDS,
+    SYNCED_UPDATE_FIELDS,
+    UPDATE,
+    HookInputError,
+    HookJob,
+    job_from_hook,
+)
 
 
 @lru_cache(maxsize=None)

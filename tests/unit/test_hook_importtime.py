@@ -20,8 +20,8 @@ from worker.lock import DrainerLock, lock_path
 
 REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("persistqueue", "plexapi", "requests", "urllib3", "stashapi", "graphql")
-STDLIB_ONLY = ("entry.protocol", "entry.plugin", "entry.hook", "hooks.events", "hooks.snapshot",
-               "sync_queue.fast_enqueue", "worker.launcher")
+STDLIB_ONLY = ("entry.protocol", "entry.plugin", "hooks.handler", "hooks.events", "hooks.snapshot",
+               "sync_queue.rows", "worker.launcher")
 
 
 def hook_stdin(scene_id, hook_input, input_fields, hook_type="Scene.Update.Post"):
@@ -72,7 +72,7 @@ def test_a_hook_that_changes_nothing_synced_imports_no_third_party_module(tmp_pa
     done, names = run_hook_importtime(data_dir, stdin_text, tmp_path)
     assert done.returncode == 0
     assert one_result(done.stdout) == {"output": "nothing PlexSync syncs changed", "error": None}
-    assert "entry.hook" in names  # the log is read: the hook path really ran
+    assert "hooks.handler" in names  # the log is read: the hook path really ran
     assert forbidden_in(names) == []
     assert not (data_dir / "queue.db").exists()
 
@@ -90,7 +90,7 @@ def test_a_hook_that_enqueues_imports_no_third_party_module(tmp_path):
         lock.release()
     assert done.returncode == 0, done.stderr[-2000:]
     assert one_result(done.stdout) == {"output": "queued scene 7 (update)", "error": None}
-    assert {"sync_queue.fast_enqueue", "worker.launcher", "sqlite3"} <= set(names)
+    assert {"sync_queue.rows", "worker.launcher", "sqlite3"} <= set(names)
     assert forbidden_in(names) == []
     assert "subprocess" not in names  # no drainer was started, so the launcher did not need it
     connection = sqlite3.connect(str(data_dir / "queue.db"))

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from common.settings import Settings
+from devkit.shared_data import REPO_ROOT
 from hooks.snapshot import SNAPSHOT_FILE, hook_enabled, read_hook_snapshot
 from stash.settings import write_hook_snapshot
-from tests.shared_data import REPO_ROOT
 
 
 def test_missing_snapshot_reads_as_enabled(tmp_path):

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from common.settings import SPEC
+from devkit.shared_data import REPO_ROOT
 from hooks.events import HOOK_TYPES
-from tests.shared_data import REPO_ROOT
 
 MANIFEST = REPO_ROOT / "PlexSync.yml"
 CONFIG_KEYS = {"name", "description", "url", "version", "interface", "exec", "errLog", "tasks",

@@ -7,9 +7,29 @@ import pytest
 
 from common.models import Performer, Scene, SceneFile
 from common.settings import Settings
-from plex.fields import (ACTOR, COLLECTION, CONTENT_RATING, DATE, DIRECTOR, GENRE, STUDIO, SUMMARY, SUMMARY_MAX,
-                         TAGS_PER_FIELD, TITLE, clean_date, clean_line, clean_names, clean_summary, encoded_len,
-                         file_stem, for_item_type, metadata_hash, scene_rating, wanted)
+from plex.fields import (
+    ACTOR,
+    COLLECTION,
+    CONTENT_RATING,
+    DATE,
+    DIRECTOR,
+    GENRE,
+    STUDIO,
+    SUMMARY,
+    SUMMARY_MAX,
+    TAGS_PER_FIELD,
+    TITLE,
+    clean_date,
+    clean_line,
+    clean_names,
+    clean_summary,
+    encoded_len,
+    file_stem,
+    for_item_type,
+    metadata_hash,
+    scene_rating,
+    wanted,
+)
 
 SCENE = Scene(id=7, title="Title", details="Details", date="2020-02-03", rating100=73, studio="Studio",
               parent_studio="Parent", performers=(Performer("Ann", "http://s/p/1"), Performer("Bob")),

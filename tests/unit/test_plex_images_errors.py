@@ -9,7 +9,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from common.errors import ConfigurationError, PermanentError, PlexUnreachable, TransientError
 from common.models import Scene, SyncRecord
 from common.settings import Settings
-from plex.errors import ItemVanished, TOKEN_REJECTED, classified, classify
+from plex.errors import TOKEN_REJECTED, ItemVanished, classified, classify
 from plex.images import digest, image_type, needs_download, plan_images
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(64)

@@ -1,19 +1,10 @@
 """Dead letters: list newest first, count, retry one or all, clear, purge only old entries."""
-import pytest
 
 from sync_queue.dead_letters import DeadLetterEntry
 from sync_queue.jobs import Job
-from sync_queue.stores import open_stores
 
 DAY = 86400.0
 NOW = 1_000_000_000.0
-
-
-@pytest.fixture
-def stores(tmp_path):
-    opened = open_stores(tmp_path)
-    yield opened
-    opened.close()
 
 
 def letter(scene_id, at, message="scene matches two Plex items", event="update"):

@@ -2,16 +2,9 @@
 import pytest
 
 from sync_queue.dead_letters import DeadLetterEntry
-from sync_queue.fast_enqueue import enqueue
 from sync_queue.jobs import Job
+from sync_queue.rows import enqueue
 from sync_queue.stores import open_stores
-
-
-@pytest.fixture
-def stores(tmp_path):
-    opened = open_stores(tmp_path)
-    yield opened
-    opened.close()
 
 
 def test_put_batch_splits_into_rows_of_500_and_drops_repeats(stores):

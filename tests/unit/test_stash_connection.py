@@ -6,8 +6,14 @@ import stat
 import pytest
 
 from common.errors import ConfigurationError
-from stash.connection import (CONNECTION_FILE, StashConnection, connection_from_server_connection,
-                              connection_from_url, load_connection, save_connection)
+from stash.connection import (
+    CONNECTION_FILE,
+    StashConnection,
+    connection_from_server_connection,
+    connection_from_url,
+    load_connection,
+    save_connection,
+)
 
 SECRET_KEY = "eyJhbGciOiJIUzI1NiJ9.SECRET-API-KEY"
 SECRET_COOKIE = "MTcwMDAwMDAwMHxTRUNSRVQtQ09PS0lF"

@@ -7,10 +7,10 @@ from graphql import build_schema, parse, validate
 
 from common.errors import PermanentError
 from common.models import Performer, Scene, SceneFile
+from devkit.fakes.stash_schema import FAKE_SDL_PATH
+from devkit.shared_data import STASH_SCHEMA
 from stash import scenes as gql
 from stash.scenes import is_placeholder_image, recent_cutoff, scene_filter, scene_from_graphql
-from tests.fakes.stash_schema import FAKE_SDL_PATH
-from tests.shared_data import STASH_SCHEMA
 
 FULL = {
     "id": "42",

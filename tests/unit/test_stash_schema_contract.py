@@ -9,9 +9,8 @@ from __future__ import annotations
 import pytest
 from graphql import build_schema
 
-from tests.fakes.stash_schema import (fake_schema, real_schema, schema_differences,
-                                      validate_against_real_schema)
-from tests.shared_data import STASH_SCHEMA
+from devkit.fakes.stash_schema import fake_schema, real_schema, schema_differences, validate_against_real_schema
+from devkit.shared_data import STASH_SCHEMA
 
 pytestmark = pytest.mark.skipif(not STASH_SCHEMA.exists(), reason=f"reference schema missing: {STASH_SCHEMA}")
 
@@ -64,8 +63,9 @@ def test_validate_against_real_schema_accepts_real_documents_and_names_the_fault
 
 def test_stashapi_documents_captured_by_the_fake_are_valid_against_the_real_schema():
     import stashapi.stashapp as stashapp
-    from tests.fakes.stash_server import FakeStashServer
-    from tests.fakes.world import build_world
+
+    from devkit.fakes.stash_server import FakeStashServer
+    from devkit.fakes.world import build_world
 
     server = FakeStashServer(build_world(30).stash_data)
     server.start()

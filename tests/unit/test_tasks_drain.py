@@ -7,6 +7,7 @@ import os
 import pytest
 
 from common.models import SyncRecord
+from entry.wiring import Services
 from sync_queue.dead_letters import DeadLetterEntry
 from sync_queue.jobs import Job
 from sync_queue.stores import open_stores
@@ -63,7 +64,8 @@ def make_ctx(tmp_path, clock, on_sleep=lambda: None, **options):
         clock.now += seconds
         on_sleep()
 
-    return TaskContext(data_dir=tmp_path / "data", plugin_dir=tmp_path, clock=clock, sleep=sleep,
+    return TaskContext(data_dir=tmp_path / "data", plugin_dir=tmp_path, services=Services(tmp_path / "data"),
+                       clock=clock, sleep=sleep,
                        progress=lambda fraction, message: shown.append(fraction), **options), shown
 
 
@@ -190,7 +192,8 @@ def test_the_cli_waits_for_a_background_drainer_and_says_its_settings_apply(tmp_
     from tasks.drain import _Runner
     from worker.lock import DrainerLock, lock_path
 
-    ctx = TaskContext(data_dir=tmp_path / "data", plugin_dir=tmp_path, foreground=True,
+    ctx = TaskContext(data_dir=tmp_path / "data", plugin_dir=tmp_path, services=Services(tmp_path / "data"),
+                      foreground=True,
                       overrides={"plex_token": "from-the-cli"})
     with DrainerLock(lock_path(ctx.data_dir)) as lock:  # stands for a drainer a hook started
         assert lock.acquire()

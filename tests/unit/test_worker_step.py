@@ -13,7 +13,7 @@ from common.errors import (
 )
 from sync_queue.jobs import Job
 from sync_queue.stores import open_stores
-from worker.protocol import JobResult
+from worker.protocol import JobResult, ReadyProcessor
 from worker.sync_worker import SyncWorker, WorkerOptions
 
 T0 = 1_000_000.0
@@ -68,8 +68,9 @@ def processor():
 def make_worker(stores, processor, factory=None, **options):
     defaults = dict(settle_seconds=2.0, poll_seconds=1000.0, max_batch=1)
     defaults.update(options)
-    return SyncWorker(stores.jobs, factory or (lambda: processor), status=stores.status,
-                      options=WorkerOptions(**defaults), rng=random.Random(7))
+    worker_options = WorkerOptions(**defaults)
+    factory = factory or (lambda: ReadyProcessor(processor, max_retries=worker_options.max_retries))
+    return SyncWorker(stores.jobs, factory, status=stores.status, options=worker_options, rng=random.Random(7))
 
 
 def put(stores, scene_id, at, event="update", reason="edit", **fields):
@@ -196,13 +197,9 @@ def test_not_in_plex_retries_on_the_slow_schedule(stores, processor):
 
 
 def test_permanent_failure_dead_letters_at_once_redacted_and_retry_brings_it_back(stores, processor):
-    class WithSecret(ScriptedProcessor):
-        secrets = ("s3cr3t-token",)
-
-    processor = WithSecret()
     processor.fail(9, PermanentError("Plex refused the edit (400) for s3cr3t-token at /x?X-Plex-Token=abcd1234"))
     put(stores, 9, T0)
-    worker = make_worker(stores, processor)
+    worker = make_worker(stores, processor, factory=lambda: ReadyProcessor(processor, secrets=("s3cr3t-token",)))
     worker.step(T0 + 2)
     (letter,) = stores.dead_letters.list()
     assert letter.attempts == 1 and letter.error_class == "PermanentError"
@@ -222,10 +219,9 @@ def test_unexpected_exceptions_are_retried_like_transient_ones(stores, processor
 
 
 def test_processor_max_retries_setting_wins(stores, processor):
-    processor.max_retries = 0
     processor.raise_next(TransientError("reset"))
     put(stores, 2, T0)
-    make_worker(stores, processor, max_retries=5).step(T0 + 2)
+    make_worker(stores, processor, factory=lambda: ReadyProcessor(processor, max_retries=0), max_retries=5).step(T0 + 2)
     assert stores.dead_letters.count() == 1
 
 
@@ -238,7 +234,7 @@ def test_configuration_error_pauses_without_charging(stores, processor):
 
     def factory():
         built.append(1)
-        return processor
+        return ReadyProcessor(processor)
 
     for scene_id in (1, 2):
         put(stores, scene_id, T0)
@@ -260,7 +256,7 @@ def test_a_factory_that_cannot_start_pauses_and_is_called_again(stores, processo
         attempts.append(1)
         if len(attempts) < 3:
             raise ConfigurationError("Stash is unreachable at http://localhost:9999")
-        return processor
+        return ReadyProcessor(processor)
 
     put(stores, 1, T0)
     worker = make_worker(stores, processor, factory=factory, pause_seconds=10.0)

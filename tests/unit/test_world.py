@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.fakes.plex_server import FakePlexServer
-from tests.fakes.world import build_world
+from devkit.fakes.plex_server import FakePlexServer
+from devkit.fakes.world import build_world
 
 
 def test_same_arguments_give_the_same_world():

@@ -17,8 +17,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from tests.fakes.stash_store import (FileRow, GroupRow, PerformerRow, SceneRow, StashData, StudioRow,
-                                     TagRow, format_time, parse_time)
+from devkit.fakes.stash_store import (
+    FileRow,
+    GroupRow,
+    PerformerRow,
+    SceneRow,
+    StashData,
+    StudioRow,
+    TagRow,
+    format_time,
+    parse_time,
+)
 
 MOVIE_SECTION = (1, "Stash Movies", "movie", "movies")
 SHOW_SECTION = (2, "Stash Series", "show", "Series")

@@ -10,8 +10,8 @@ import pytest
 from persistqueue import SQLiteAckQueue
 
 from sync_queue.db import Database
-from sync_queue.fast_enqueue import DB_FILENAME, QUEUE_NAME, enqueue
 from sync_queue.jobs import Job
+from sync_queue.rows import DB_FILENAME, QUEUE_NAME, enqueue
 from tests.helpers.procs import REPO, hook_process
 
 
@@ -98,7 +98,7 @@ def test_database_and_companions_are_owner_only(tmp_path):
 
 def test_hook_path_imports_nothing_heavy():
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import sync_queue.fast_enqueue, worker.launcher"],
+        [sys.executable, "-X", "importtime", "-c", "import sync_queue.rows, worker.launcher"],
         cwd=str(REPO), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Callable, List, Optional, TextIO
 
-from entry.demo import report
+from devkit.demo import report
 
 STEP_TIMEOUT = 60.0  # a deadline for a stuck run, far above the few seconds each step takes
 
@@ -31,11 +31,11 @@ def main(argv: Optional[List[str]] = None, out: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
     started = time.monotonic()
     try:
-        import tests.fakes.plex_server  # noqa: F401  (the fake servers, and graphql-core under them)
-        import tests.fakes.stash_server  # noqa: F401
-        from entry.demo.stage import Stage
+        import devkit.fakes.plex_server  # noqa: F401  (the fake servers, and graphql-core under them)
+        import devkit.fakes.stash_server  # noqa: F401
+        from devkit.demo.stage import Stage
     except ImportError as exc:
-        print(f"the demo needs the test servers in tests/fakes and graphql-core ({exc}); "
+        print(f"the demo needs the test servers in devkit/fakes and graphql-core ({exc}); "
               "run: pip install -r requirements-dev.txt", file=sys.stderr)
         return 2
     restore = _interrupt_on_sigterm()
@@ -77,7 +77,7 @@ class Demo:
         print(text, file=self.out, flush=True)
 
     def play(self) -> int:
-        from entry.demo.stage import wait_until
+        from devkit.processes import wait_until
 
         stage, world = self.stage, self.stage.world
         edited = self._edit_target()

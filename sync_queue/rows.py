@@ -3,7 +3,7 @@
 A hook runs inline in the user's save, and Stash waits for it, so every millisecond is paid once
 per saved scene. Importing persist-queue alone costs ~100 ms; this module writes the very row
 persist-queue's `SQLiteAckQueue` writes (same table, same columns, JSON data, status "inited")
-with `sqlite3`, in one short INSERT transaction. tests/unit/test_queue_fast_enqueue.py proves the
+with `sqlite3`, in one short INSERT transaction. tests/unit/test_queue_rows.py proves the
 real library reads, acks and counts what is written here.
 
 The row format is defined here, not in `jobs.py`, so the hook path never imports dataclasses.
@@ -45,7 +45,7 @@ def checked_scene_ids(scene_ids: object) -> list:
     if isinstance(scene_ids, (str, bytes)) or not hasattr(scene_ids, "__iter__"):
         raise ValueError(f"scene_ids must be a list of scene ids, got {type(scene_ids).__name__}")
     ids = []
-    for value in scene_ids:  # type: ignore[attr-defined]
+    for value in scene_ids:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"scene id must be a positive integer, got {value!r}")
         ids.append(value)

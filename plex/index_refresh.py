@@ -23,7 +23,7 @@ from common.settings import WHERE
 from plex.client import PlexClient, Section
 from plex.index import LibraryIndex
 
-log = get_logger("plex.library")
+log = get_logger("plex.index_refresh")
 PAGE_SIZE = 500
 RECENT_PAGE = 100
 RECENT_MAX_PAGES = 5
@@ -69,7 +69,7 @@ def _under(path: str, folder: str) -> bool:
 
 
 @dataclass
-class LibraryState:
+class IndexRefresher:
     client: PlexClient
     index: LibraryIndex
     names: Tuple[str, ...]

@@ -5,7 +5,7 @@ listings, metadata, edits, ratings, image uploads, partial scans) in the XML sha
 server, refuses what Plex refuses (401 without the token, 400 for malformed edits, 404 for
 unknown items), and inherits latency/fault injection and request counts from FakeHTTPServer.
 
-Test-side API (beyond tests/fakes/base.py):
+Test-side API (beyond devkit/fakes/base.py):
     plex = FakePlexServer(token="fake-plex-token"); url = plex.start()
     plex.add_section(1, "Videos", "movie", ["/data/videos"])
     rk = plex.add_movie(1, ["/data/videos/a.mp4"], "A", genres=["x"], actors=[("Ann", "http://t")])
@@ -34,10 +34,19 @@ from __future__ import annotations
 import threading
 from typing import Any, Optional, Union
 
-from tests.fakes import plex_xml
-from tests.fakes.base import FakeHTTPServer, HTTPError, Request, Response
-from tests.fakes.plex_model import (KIND_FIELDS, SEARCH_TYPES, SECTION_TYPES, TAG_PLURALS, EditError, Item,
-                                    Library, parse_edit, tag_name)
+from devkit.fakes import plex_xml
+from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
+from devkit.fakes.plex_model import (
+    KIND_FIELDS,
+    SEARCH_TYPES,
+    SECTION_TYPES,
+    TAG_PLURALS,
+    EditError,
+    Item,
+    Library,
+    parse_edit,
+    tag_name,
+)
 
 UNAUTHORIZED = b"<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"
 BAD_REQUEST = b"<html><head><title>Bad Request</title></head><body><h1>400 Bad Request</h1></body></html>"

@@ -1,4 +1,4 @@
-"""`python -m tests.fakes serve`: a fake Stash and a fake Plex over one seeded world, for
+"""`python -m devkit.fakes serve`: a fake Stash and a fake Plex over one seeded world, for
 tests that run the product as separate processes, and for trying the plugin by hand.
 
 Prints exactly one JSON line on stdout once both servers answer — stash_url, plex_url,
@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fakes")
+    parser = argparse.ArgumentParser(prog="python -m devkit.fakes")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run a fake Stash and a fake Plex until killed")
     serve.add_argument("--scenes", type=int, default=200)
@@ -40,9 +40,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from tests.fakes.plex_server import FakePlexServer
-    from tests.fakes.stash_server import FakeStashServer
-    from tests.fakes.world import build_world
+    from devkit.fakes.plex_server import FakePlexServer
+    from devkit.fakes.stash_server import FakeStashServer
+    from devkit.fakes.world import build_world
 
     finished = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -71,13 +71,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def launch(*serve_args: str, deadline: float = 120.0) -> tuple[subprocess.Popen, dict, float]:
-    """Starts `python -m tests.fakes serve ...`; returns the process, its JSON line, seconds to it.
+    """Starts `python -m devkit.fakes serve ...`; returns the process, its JSON line, seconds to it.
 
     Used by tests and bench/fakes_startup.py; raises (after killing it) if no line comes in time.
     """
     started = time.monotonic()
     errors = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes", "serve", *serve_args], cwd=REPO_ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "devkit.fakes", "serve", *serve_args], cwd=REPO_ROOT,
                             stdout=subprocess.PIPE, stderr=errors, text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()

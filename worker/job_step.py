@@ -1,4 +1,4 @@
-"""Turns one queued job into Plex writes: read the scenes fresh from Stash, write each to Plex.
+"""The job step: one queued job becomes Plex writes, from the scenes read fresh from Stash.
 
 This is the only place where the Stash side and the Plex side meet. Jobs carry scene ids, never
 metadata, so what reaches Plex is what Stash holds when the job runs. Failures of one scene are
@@ -7,7 +7,7 @@ Plex unreachable, bad settings) are raised for the whole job.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Dict, Optional, Protocol, Sequence
 
 from common.errors import ConfigurationError, PlexUnreachable, SceneGone, SyncError, TransientError
 from common.log import get_logger
@@ -33,18 +33,13 @@ class StateStore(Protocol):
 
 
 class SceneProcessor:
-    """`process(job)` for the SyncWorker: one Stash request per job, one Plex sync per scene.
+    """`process(job)` for the SyncWorker: one Stash request per job, one Plex sync per scene."""
 
-    `max_retries` and `secrets` are read by the worker after each build (see worker.protocol).
-    """
-
-    def __init__(self, stash: SceneSource, plex: PlexWriter, state: StateStore, *, max_retries: int = 5,
-                 secrets: Tuple[str, ...] = (), on_close: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, stash: SceneSource, plex: PlexWriter, state: StateStore, *,
+                 on_close: Callable[[], None] = lambda: None) -> None:
         self.stash = stash
         self.plex = plex
         self.state = state
-        self.max_retries = max_retries
-        self.secrets = secrets
         self._on_close = on_close
 
     def process(self, job: Job) -> JobResult:

@@ -31,10 +31,9 @@ from graphql import build_schema, parse, validate
 from graphql.error import GraphQLSyntaxError
 from graphql.execution import execute
 
-from tests.fakes.base import FakeHTTPServer, HTTPError, Request, Response
-from tests.fakes.stash_schema import FAKE_SDL_PATH
-from tests.fakes.stash_store import (FindPage, PerformerRow, SceneRow, StashData, StashStore, UpdateListener,
-                                     parse_time)
+from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
+from devkit.fakes.stash_schema import FAKE_SDL_PATH
+from devkit.fakes.stash_store import FindPage, PerformerRow, SceneRow, StashData, StashStore, UpdateListener, parse_time
 
 STASH_VERSION = {"version": "v0.28.1", "hash": "fa6b2c3d1", "build_time": "2025-03-01 10:00:00"}
 

@@ -22,7 +22,7 @@ from plex.errors import ItemVanished
 from plex.fields import for_item_type, metadata_hash, wanted
 from plex.images import ImagePlan, needs_download, plan_images
 from plex.index import LibraryIndex
-from plex.library import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, LibraryState
+from plex.index_refresh import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, IndexRefresher
 from plex.matcher import AMBIGUOUS, MATCHED, MISSING, MatchResult, match_files
 from plex.writer import ART_LOCK, POSTER_LOCK, ItemState, plan_edit
 
@@ -38,7 +38,7 @@ def _paths_text(paths: Sequence[str]) -> str:
 class PlexTarget:
     """One per drainer. Build with `PlexTarget.connect(...)`; every method raises classified errors."""
 
-    def __init__(self, settings: Settings, client: PlexClient, index: LibraryIndex, library: LibraryState,
+    def __init__(self, settings: Settings, client: PlexClient, index: LibraryIndex, library: IndexRefresher,
                  fetch_image: Callable[[str], bytes], clock: Callable[[], float] = time.time):
         self.settings = settings
         self.client = client
@@ -57,7 +57,7 @@ class PlexTarget:
         index: Optional[LibraryIndex] = None
         try:
             index = LibraryIndex(Path(db_path))
-            library = LibraryState(client, index, settings.libraries, clock=clock, page_size=page_size,
+            library = IndexRefresher(client, index, settings.libraries, clock=clock, page_size=page_size,
                                    max_age=max_age, recent_interval=recent_interval, scan_interval=scan_interval)
             library.load_sections()
         except BaseException:

@@ -11,9 +11,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Union
 
-from graphql import (GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType,
-                     GraphQLObjectType, GraphQLScalarType, GraphQLSchema, GraphQLUnionType,
-                     build_schema, parse, validate)
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    build_schema,
+    parse,
+    validate,
+)
 from graphql.error import GraphQLSyntaxError
 from graphql.pyutils import Undefined
 
@@ -30,7 +39,7 @@ def fake_schema() -> GraphQLSchema:
 def real_schema(path: Union[str, Path, None] = None) -> GraphQLSchema:
     """Stash's real schema from the shared reference data (never copied into the project)."""
     if path is None:
-        from tests.shared_data import STASH_SCHEMA
+        from devkit.shared_data import STASH_SCHEMA
         path = STASH_SCHEMA
     return build_schema(Path(path).read_text(encoding="utf-8"))
 

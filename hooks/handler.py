@@ -10,11 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.datadir import CONNECTION_FILE, read_json
-from entry.protocol import InputError, PluginInput
 from hooks.events import HookInputError, job_from_hook
 from hooks.snapshot import hook_enabled
-from sync_queue.fast_enqueue import enqueue
+from sync_queue.rows import enqueue
 from worker.launcher import ensure_drainer
+
+TYPE_CHECKING = False  # typing costs milliseconds on every hook
+if TYPE_CHECKING:
+    from entry.protocol import PluginInput
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,10 +43,11 @@ def remember_stash(plugin_input: PluginInput) -> None:
 
 
 def handle_hook(plugin_input: PluginInput) -> str:
+    """Queue the scene the hook names (or nothing); HookInputError says what was malformed."""
     try:
         job = job_from_hook(plugin_input.hook_context)
     except HookInputError as exc:
-        raise InputError(f"ignored a malformed hook: {exc}") from None
+        raise HookInputError(f"ignored a malformed hook: {exc}") from None
     if job is None:
         return "nothing PlexSync syncs changed"
     if not hook_enabled(plugin_input.data_dir):

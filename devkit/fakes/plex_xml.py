@@ -13,8 +13,18 @@ import os
 import xml.etree.ElementTree as ET
 from typing import Optional
 
-from tests.fakes.plex_model import (FILTER_FIELDS, LISTING_TAG_LIMITS, SECTION_TYPES, SEARCH_TYPES, SORT_KEYS,
-                                    TAG_ELEMENTS, Item, Library, Section, tag_name)
+from devkit.fakes.plex_model import (
+    FILTER_FIELDS,
+    LISTING_TAG_LIMITS,
+    SEARCH_TYPES,
+    SECTION_TYPES,
+    SORT_KEYS,
+    TAG_ELEMENTS,
+    Item,
+    Library,
+    Section,
+    tag_name,
+)
 
 IDENTIFIER = "com.plexapp.plugins.library"
 MEDIA_TAG = {"mediaTagPrefix": "/system/bundle/media/flags/", "mediaTagVersion": "1700000000"}

@@ -1,0 +1,47 @@
+"""The layout keeps its promises: product packages import no development code, and the settings
+documentation is generated from the one settings table."""
+import ast
+from pathlib import Path
+
+from tools import settings_docs
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT_PACKAGES = ("common", "entry", "hooks", "plex", "stash", "sync_queue", "tasks", "worker")
+DEVELOPMENT_PACKAGES = ("devkit", "tests", "tools", "bench")
+
+
+def imported_modules(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.module
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module":
+            yield from (arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str))
+
+
+def test_product_packages_never_import_development_code():
+    offenders = []
+    for package in PRODUCT_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for module in imported_modules(path):
+                if module.split(".")[0] in DEVELOPMENT_PACKAGES:
+                    offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offenders == []
+
+
+def test_the_check_sees_an_import_of_development_code(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from devkit.fakes import world\n", encoding="utf-8")
+    assert list(imported_modules(probe)) == ["devkit.fakes"]
+
+
+def test_manifest_settings_block_is_generated_from_the_settings_table():
+    current = settings_docs.MANIFEST.read_text(encoding="utf-8")
+    assert settings_docs.render_manifest(current) == current, "run: python -m tools.settings_docs --write"
+
+
+def test_readme_settings_table_is_generated_from_the_settings_table():
+    current = settings_docs.README.read_text(encoding="utf-8")
+    assert settings_docs.render_readme(current) == current, "run: python -m tools.settings_docs --write"

@@ -1,0 +1,1 @@
+"""Maintainer tools: generated documentation, the plugin package. Never imported by the product."""
