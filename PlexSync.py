@@ -13,6 +13,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(argv: list) -> int:
+    if argv == ["--version"]:
+        from common.version import VERSION
+
+        print(f"PlexSync {VERSION}")
+        return 0
     if argv[:1] == ["demo"]:
         from entry.cli import funnel
 

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, TextIO
 
+from common.version import VERSION
+
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "PLEXSYNC_"
 FLAG_SETTINGS = ("plex_url", "plex_token", "path_map", "plex_library")
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python PlexSync.py", description="PlexSync keeps Plex in step with Stash. Run by Stash with no "
         "arguments (hooks and tasks); these commands do the same from a terminal.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"PlexSync {VERSION}")
     _options(parser, nested=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
@@ -145,9 +148,14 @@ class TerminalProgress:
             self.stream.flush()
 
 
-def _context(args: argparse.Namespace, env: Dict[str, str], progress: Any) -> Any:
+def _data_dir(args: argparse.Namespace, env: Dict[str, str]) -> Path:
     from common.datadir import ENV_DATA_DIR
     from common.datadir import PLUGIN_DIR as DEFAULT_PLUGIN_DIR
+
+    return Path(args.data_dir or env.get(ENV_DATA_DIR) or DEFAULT_PLUGIN_DIR / "data")
+
+
+def _context(args: argparse.Namespace, env: Dict[str, str], progress: Any) -> Any:
     from stash.connection import connection_from_url
     from tasks.context import TaskContext
 
@@ -155,7 +163,7 @@ def _context(args: argparse.Namespace, env: Dict[str, str], progress: Any) -> An
     connection = None
     if url:
         connection = connection_from_url(url, _value(args, "stash_api_key", env) or "", plugin_dir=str(PLUGIN_DIR))
-    data_dir = Path(args.data_dir or env.get(ENV_DATA_DIR) or DEFAULT_PLUGIN_DIR / "data")
+    data_dir = _data_dir(args, env)
     from entry.wiring import Services
 
     return TaskContext(data_dir=data_dir, plugin_dir=PLUGIN_DIR, services=Services(data_dir), connection=connection,
@@ -207,6 +215,9 @@ def _setup_logging(args: argparse.Namespace, ctx: Any) -> None:
 
 
 def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: TextIO) -> int:
+    from entry.dependencies import ensure_dependencies
+
+    ensure_dependencies(PLUGIN_DIR, _data_dir(args, env), install=args.command != "worker")
     progress = TerminalProgress(stderr)
     ctx = _context(args, env, progress)
     if args.command == "worker":

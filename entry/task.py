@@ -74,6 +74,11 @@ def run_task(plugin_input: PluginInput) -> str:
     if mode not in MODES:
         raise InputError(f"unknown task mode {mode!r}: valid modes are {valid_modes()}")
     options = task_options(mode, plugin_input.args)
+    plugin_dir = Path(plugin_input.plugin_dir or PLUGIN_DIR)
+
+    from entry.dependencies import ensure_dependencies
+
+    ensure_dependencies(plugin_dir, Path(plugin_input.data_dir))
 
     from common.log import add_secrets, get_logger, setup_stash_logging
     from entry.wiring import Services
@@ -86,7 +91,7 @@ def run_task(plugin_input: PluginInput) -> str:
     connection = connection_from_server_connection(plugin_input.server_connection)
     add_secrets(connection.secrets)
     data_dir = Path(plugin_input.data_dir)
-    ctx = TaskContext(data_dir=data_dir, plugin_dir=Path(plugin_input.plugin_dir or PLUGIN_DIR),
+    ctx = TaskContext(data_dir=data_dir, plugin_dir=plugin_dir,
                       services=Services(data_dir), connection=connection, progress=StashProgress(log))
     log.info("PlexSync task %s started", mode)
     result = run_mode(mode, ctx, **options)
