@@ -6,9 +6,10 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
+
+from devkit.processes import wait_until as poll_until
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTED_DRAINER = REPO / "tests" / "helpers" / "scripted_drainer.py"
@@ -24,14 +25,10 @@ sys.exit(main(sys.argv[1:]))
 def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.02,
                message: str = "condition") -> object:
     """Poll `predicate` until it is truthy; fail the test at the deadline (never a bare sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
+    try:
+        return poll_until(predicate, timeout, message, interval)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def drainer_env(data_dir: Path, record_db: Path, **settings: object) -> Dict[str, str]:
