@@ -103,10 +103,12 @@ class Services:
         from common.datadir import ensure_private_dir
         from common.log import setup_console_logging, setup_file_logging
         from worker.drainer import run_drainer
+        from worker.sync_worker import WorkerOptions
 
         ensure_private_dir(self.data_dir)
         if log_to_console:
             setup_console_logging()
         else:
             setup_file_logging(self.data_dir / DRAINER_LOG)
-        return run_drainer(self.data_dir, self.processor_factory(connection, overrides))
+        return run_drainer(self.data_dir, self.processor_factory(connection, overrides),
+                           options=WorkerOptions.from_env())

@@ -156,6 +156,10 @@ class PlexClient:
     def probe(self) -> None:
         self._query("checking Plex", "/")
 
+    def identity(self) -> None:
+        """GET /identity: the cheapest request Plex answers (no library, no database)."""
+        self._query("probing Plex", "/identity")
+
     def sections(self) -> List[Section]:
         root = self._query("listing Plex libraries", "/library/sections")
         found = []

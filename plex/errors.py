@@ -1,4 +1,8 @@
-"""Turns whatever plexapi and requests raise into PlexSync's four failure kinds, in one place.
+"""Turns whatever plexapi and requests raise into the classes of `common.errors`, in one place.
+
+Which class means what (Plex-wide, one item, configuration) and what the worker does with it is
+the table in `common.errors`; this module only recognises the shapes: connection refused, reset,
+connect or read timeout, TLS, DNS, and the HTTP status plexapi puts in its messages.
 
 Every call that reaches Plex runs inside `classified(...)`, so the rest of `plex/` and the
 worker only ever see `common.errors` classes. Messages are one line, redacted (the token never
@@ -15,7 +19,16 @@ from xml.etree.ElementTree import ParseError
 import requests
 from plexapi.exceptions import NotFound, PlexApiException, Unauthorized
 
-from common.errors import ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, SyncError, TransientError
+from common.errors import (
+    ConfigurationError,
+    NotInPlexYet,
+    PermanentError,
+    PlexServerError,
+    PlexUnreachable,
+    SyncError,
+    TransientError,
+    plex_status_error,
+)
 from common.redact import redact
 from common.settings import WHERE
 
@@ -61,15 +74,15 @@ def classify(exc: BaseException, what: str, secrets: Iterable[str] = (), fields:
     if isinstance(exc, SyncError):
         return exc
     if isinstance(exc, requests.exceptions.SSLError):
-        return ConfigurationError(_short(
-            f"Plex's TLS certificate was rejected while {what}: install a trusted certificate, use http, "
+        return PlexUnreachable(_short(
+            f"Plex's TLS handshake failed while {what}: install a trusted certificate, use http, "
             f"or turn verify_tls off in {WHERE} ({exc})", secrets))
     if isinstance(exc, requests.exceptions.ConnectionError):
         if _is_connect_failure(exc):
             return PlexUnreachable(_short(f"Plex is unreachable while {what}: {exc}", secrets))
-        return TransientError(_short(f"connection to Plex broke while {what}: {exc}", secrets))
+        return PlexUnreachable(_short(f"connection to Plex broke while {what}: {exc}", secrets))
     if isinstance(exc, requests.exceptions.Timeout):
-        return TransientError(_short(f"Plex did not answer in time while {what}", secrets))
+        return PlexUnreachable(_short(f"Plex did not answer in time while {what}", secrets))
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
                         ParseError)):
         return TransientError(_short(f"Plex sent a broken answer while {what}: {exc}", secrets))
@@ -79,12 +92,15 @@ def classify(exc: BaseException, what: str, secrets: Iterable[str] = (), fields:
     if isinstance(exc, requests.exceptions.RequestException):
         return TransientError(_short(f"request to Plex failed while {what}: {exc}", secrets))
     status = http_status(exc)
-    if status in (401, 403):
-        return ConfigurationError(TOKEN_REJECTED)
     if status == 404:
         return ItemVanished(_short(f"Plex answered 404 while {what}", secrets))
-    if status is not None and (status >= 500 or status in (408, 429)):
-        return TransientError(_short(f"Plex answered {status} while {what}", secrets))
+    found = plex_status_error(status) if status is not None else None
+    if found is ConfigurationError:
+        return ConfigurationError(TOKEN_REJECTED)
+    if found is PlexUnreachable:
+        return PlexUnreachable(_short(f"Plex answered {status} while {what}", secrets))
+    if found is not None:
+        return PlexServerError(_short(f"Plex answered {status} while {what}", secrets))
     if status is not None:
         named = ", ".join(fields)
         about = f" (fields: {named})" if named else ""

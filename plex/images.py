@@ -5,6 +5,10 @@ means an unchanged image and costs nothing. A changed URL costs one download fro
 caller's `fetch_image`, which carries Stash's credentials); the bytes' hash is then compared with
 what was last uploaded, so a re-generated but identical screenshot costs no Plex request. Only
 real image bytes are ever uploaded (the peer plugin once sent a video file as art).
+
+Real Plex answers 500 to uploads over about 10 MB (Kometa caps them at 10,480,000 bytes): an
+image over `PLEX_UPLOAD_LIMIT` is not uploaded; the scene gets one warning naming it, and the
+bytes are remembered as settled so the next sync neither downloads nor warns again.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from common.settings import Settings
 
 log = get_logger("plex.images")
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
+PLEX_UPLOAD_LIMIT = 10_480_000
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class ImagePlan:
     digest: str = ""
     poster: bool = False
     art: bool = False
+    settled: bool = False  # nothing to upload for these bytes (too large for Plex), remember them
+
 
     @property
     def uploads(self) -> int:
@@ -72,6 +79,10 @@ def plan_images(scene: Scene, previous: Optional[SyncRecord], settings: Settings
         log.warning("scene %s: the screenshot is not an image (%d bytes), not uploaded", scene.id, len(data or b""))
         return ImagePlan()
     hashed = digest(data)
+    if len(data) > PLEX_UPLOAD_LIMIT:
+        log.warning("scene %s: the screenshot is %.1f MB, over what Plex accepts (%.1f MB); not uploaded",
+                    scene.id, len(data) / 1e6, PLEX_UPLOAD_LIMIT / 1e6)
+        return ImagePlan(b"", url, hashed, settled=True)
     poster = settings.sync_poster and (force or previous is None or previous.poster_hash != hashed)
     art = settings.sync_art and (force or previous is None or previous.art_hash != hashed)
     return ImagePlan(data if poster or art else b"", url, hashed, poster, art)

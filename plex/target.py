@@ -9,10 +9,11 @@ back `SyncRecord`s and `MatchResult`s, never plexapi objects; it knows nothing o
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from common.errors import NotInPlexYet, PermanentError
+from common.errors import ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, SyncError
 from common.log import get_logger
 from common.models import Scene, SyncRecord
 from common.pathmap import map_path
@@ -72,6 +73,10 @@ class PlexTarget:
         """A cheap GET / : raises PlexUnreachable, ConfigurationError (token) or TransientError."""
         self.client.probe()
 
+    def ping(self) -> None:
+        """The breaker's probe while Plex is down: GET /identity."""
+        self.client.identity()
+
     def refresh_index(self, full: bool = False) -> int:
         """Rebuild the index (full, or when stale) or read the newest items; returns files read."""
         if full or self.index.is_stale(self.library.signature(), self.clock(), self.library.max_age):
@@ -114,10 +119,7 @@ class PlexTarget:
         plan = plan_edit(for_item_type(want, item.type), item, self.index.written(item.rating_key),
                          self.settings.preserve_plex_edits, locks)
         try:
-            if images.poster:
-                self.client.upload_image(item.rating_key, "poster", images.data)
-            if images.art:
-                self.client.upload_image(item.rating_key, "art", images.data)
+            # Metadata first: an image that fails must never hold back or undo the fields.
             for params in plan.requests():
                 self.client.edit(item, params, tuple(sorted({k.split(".")[0].split("[")[0] for k in params})))
             # Remembered as soon as Plex holds it: a failed rating below must not make our own
@@ -128,13 +130,41 @@ class PlexTarget:
         except ItemVanished:
             self.index.remove_item(item.rating_key)
             raise
+        uploaded = self._upload_images(scene, item, images, same_item, digest)
         now = self.clock()
         if plan.kept:
             log.info("scene %s: kept hand edits in Plex for %s", scene.id, ", ".join(plan.kept))
         log.debug("scene %s -> Plex item %s: wrote %s%s%s", scene.id, item.rating_key,
                   ", ".join(plan.fields) or "no fields", ", rating" if plan.rate else "",
                   f", {images.uploads} image(s)" if images.uploads else "")
-        return self._record(scene, item, digest, images, same_item, now)
+        return self._record(scene, item, digest, uploaded, same_item, now)
+
+    def _upload_images(self, scene: Scene, item: ItemState, images: ImagePlan, same_item: Optional[SyncRecord],
+                       digest: str) -> ImagePlan:
+        """Upload the planned images after the metadata; what was uploaded (or settled) comes back.
+
+        A failed upload raises its classified error carrying `written`: the record of what Plex
+        now holds (the metadata, the images as before), so the retry uploads only the image.
+        Background art of an episode is best effort: Plex often refuses it; one warning, no retry.
+        """
+        poster_done = False
+        try:
+            if images.poster:
+                self.client.upload_image(item.rating_key, "poster", images.data)
+                poster_done = True
+            if images.art:
+                try:
+                    self.client.upload_image(item.rating_key, "art", images.data)
+                except SyncError as exc:
+                    if item.type != "episode" or isinstance(exc, (PlexUnreachable, ConfigurationError)):
+                        raise
+                    log.warning("scene %s: Plex refused the episode's background art (%s); not retried",
+                                scene.id, exc)
+        except SyncError as exc:
+            kept = replace(images, art=False, poster=images.poster and poster_done) if poster_done else ImagePlan()
+            setattr(exc, "written", self._record(scene, item, digest, kept, same_item, self.clock()))
+            raise
+        return images
 
     def _record(self, scene: Scene, item: ItemState, digest: str, images: ImagePlan,
                 same_item: Optional[SyncRecord], now: float) -> SyncRecord:
@@ -142,9 +172,15 @@ class PlexTarget:
         poster = same_item.poster_hash if same_item else ""
         art = same_item.art_hash if same_item else ""
         if images.digest:
-            source = images.source
-            poster = images.digest if self.settings.sync_poster else poster
-            art = images.digest if self.settings.sync_art else art
+            # uploaded now (poster/art), settled without an upload (too large), or already there
+            poster_ok = not self.settings.sync_poster or images.poster or images.settled or poster == images.digest
+            art_ok = not self.settings.sync_art or images.art or images.settled or art == images.digest
+            if self.settings.sync_poster and (images.poster or images.settled):
+                poster = images.digest
+            if self.settings.sync_art and (images.art or images.settled):
+                art = images.digest
+            if poster_ok and art_ok:  # else the URL is not remembered, so the next sync tries again
+                source = images.source
         return SyncRecord(scene.id, item.section_id, item.rating_key, digest, source, poster, art, now)
 
     def _resolve(self, scene: Scene, previous: Optional[SyncRecord]) -> MatchResult:

@@ -5,10 +5,11 @@ error classes, never stashapi objects, dicts of library shape or `requests` exce
 request goes through `_graphql`/`_request` here: bounded timeouts, no redirects (Stash answers
 an expired login with a redirect to its login page), and failures classified once:
 
-- no connection, DNS failure, timeout, TLS failure     -> ConfigurationError ("not reachable")
+- no connection, DNS failure, timeout, TLS failure,
+  HTTP 502/503/504 (Stash restarting behind a proxy)   -> StashUnreachable ("not reachable"; Stash-wide)
 - HTTP 401/403 or a redirect to the login page          -> ConfigurationError naming the API key
 - the query itself rejected (older Stash)               -> ConfigurationError
-- HTTP 429/5xx, "database is locked", a cut-off answer  -> TransientError
+- HTTP 429/500, "database is locked", a cut-off answer  -> TransientError
 - any other GraphQL error or HTTP status                -> PermanentError
 Messages are one line and pass through `common.redact` with the connection's secrets.
 """
@@ -22,7 +23,7 @@ import requests
 import urllib3
 from stashapi.stashapp import StashInterface
 
-from common.errors import ConfigurationError, PermanentError, SyncError, TransientError
+from common.errors import ConfigurationError, PermanentError, StashUnreachable, SyncError, TransientError
 from common.log import get_logger
 from common.models import Scene
 from common.redact import redact
@@ -228,6 +229,8 @@ class StashClient:
                 raise ConfigurationError(f"Stash at {self.url} refused an image download (HTTP {status}): {_AUTH_HINT}")
             if status == 404:
                 raise PermanentError(f"Stash has no image at {shown} (HTTP 404)")
+            if status in (502, 503, 504):
+                raise StashUnreachable(f"Stash is not reachable at {self.url}: HTTP {status} for the image {shown}")
             if status == 429 or status >= 500:
                 raise TransientError(f"Stash answered HTTP {status} for the image {shown}")
             if status != 200:
@@ -272,9 +275,9 @@ class StashClient:
         try:
             return session.request(method, url, timeout=self.timeout, allow_redirects=False, **options)
         except requests.exceptions.SSLError:
-            raise ConfigurationError(f"Stash is not reachable at {self.url}: the TLS handshake failed") from None
+            raise StashUnreachable(f"Stash is not reachable at {self.url}: the TLS handshake failed") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise ConfigurationError(f"Stash is not reachable at {self.url}: {self._reason(exc)}") from None
+            raise StashUnreachable(f"Stash is not reachable at {self.url}: {self._reason(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise TransientError(f"the request to Stash at {self.url} failed ({type(exc).__name__})") from None
 
@@ -320,6 +323,8 @@ class StashClient:
         except ValueError:
             document = None
         errors = document.get("errors") if isinstance(document, dict) else None
+        if status in (502, 503, 504):
+            raise StashUnreachable(f"Stash is not reachable at {self.url}: HTTP {status} to {operation}")
         if errors:
             _raise_graphql_errors(errors, operation, status)
         if status == 429 or status >= 500:

@@ -14,6 +14,7 @@ from sync_queue.db import Database
 
 PID, STARTED_AT, HEARTBEAT_AT, STOPPED_AT = "pid", "started_at", "heartbeat_at", "stopped_at"
 BREAKER, CONFIG_ERROR, LAST_SUCCESS_AT = "breaker", "config_error", "last_success_at"
+STASH_BREAKER, WAITING = "stash_breaker", "waiting"  # Stash's breaker; scenes queued when a breaker changed
 
 
 class DrainerStatus:
@@ -35,9 +36,9 @@ class DrainerStatus:
         return json.loads(row[0]) if row else default
 
     def snapshot(self) -> Dict[str, Any]:
-        """Every key: pid, started_at, heartbeat_at, stopped_at (None while running), breaker
-        ({"state", "failures", "next_probe_at"}), config_error ({"message", "at"} or None),
-        last_success_at."""
+        """Every key: pid, started_at, heartbeat_at, stopped_at (None while running), breaker and
+        stash_breaker ({"state", "failures", "opened_at", "next_probe_at", "probes", "openings",
+        "last_error"}), waiting, config_error ({"message", "at"} or None), last_success_at."""
         return {key: json.loads(value) for key, value in self.db.query("SELECT key, value FROM drainer_status")}
 
     def record_started(self, pid: int, now: float) -> None:

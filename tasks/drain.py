@@ -81,6 +81,20 @@ class _Runner:
             self.thread.join()
 
 
+def down_problem(status: Dict[str, Any], since: float) -> Optional[str]:
+    """"Plex has not been answering since 14:02 (5 probes); 1,500 scenes waiting" while a fresh
+    report of this run says a breaker is open (Stash's or Plex's), else None."""
+    from worker.sync_worker import down_line
+
+    if float(status.get("heartbeat_at") or 0.0) < since:
+        return None
+    for key, name in (("stash_breaker", "Stash"), ("breaker", "Plex")):
+        breaker = status.get(key) or {}
+        if breaker.get("state") == "open":
+            return down_line(name, breaker, status.get("waiting"))
+    return None
+
+
 def current_problem(status: Dict[str, Any], since: float) -> Optional[str]:
     """A configuration pause or an open breaker reported during this run (since `since`), as one line.
 
@@ -90,11 +104,12 @@ def current_problem(status: Dict[str, Any], since: float) -> Optional[str]:
     error = status.get("config_error") or {}
     if error.get("message") and float(error.get("at") or 0.0) >= since:
         return f"{error['message']} (the queued jobs are kept and run once this is fixed)"
-    breaker = status.get("breaker") or {}
-    fresh = float(status.get("heartbeat_at") or 0.0) >= since
-    if breaker.get("state") == "open" and fresh:
-        return (f"Plex is not answering ({breaker.get('failures', 0)} connection failures in a row); "
-                "the queued jobs are kept and the drainer keeps trying: check that Plex is running and plex_url")
+    down = down_problem(status, since)
+    if down is not None:
+        server = "Stash" if down.startswith("Stash") else "Plex"
+        setting = "the Stash address" if server == "Stash" else "plex_url"
+        return (f"{down}; nothing is charged and the drainer carries on by itself when {server} answers: "
+                f"check that {server} is running and {setting}")
     return None
 
 

@@ -42,7 +42,9 @@ def status(ctx: TaskContext) -> TaskResult:
         f"dead letters: {dead:,}" + (" (the 'List failed jobs' task shows them)" if dead else ""),
         f"last successful sync: {when(last_success, now)}; {plural(synced, 'scene')} known in Plex",
         _drainer_line(running, drainer, now),
-        _breaker_line(breaker, now),
+        _breaker_line(breaker, now, drainer.get("waiting")),
+        *([_breaker_line(drainer["stash_breaker"], now, drainer.get("waiting"), "Stash")]
+          if (drainer.get("stash_breaker") or {}).get("state") == "open" else []),
         "configuration: " + (f"paused since {when(config_error.get('at'), now)}: {paused}" if paused else
                              "no error reported" + (f" (an earlier one, {when(config_error.get('at'), now)}: "
                                                     f"{config_error['message']})" if config_error.get("message") else "")),
@@ -70,13 +72,14 @@ def _drainer_line(running: bool, drainer: Dict[str, Any], now: float) -> str:
     return text
 
 
-def _breaker_line(breaker: Dict[str, Any], now: float) -> str:
+def _breaker_line(breaker: Dict[str, Any], now: float, waiting: Optional[int] = None, name: str = "Plex") -> str:
+    from worker.sync_worker import down_line
+
     if breaker.get("state") != "open":
-        return "Plex: answering when last used (circuit breaker closed)"
+        return f"{name}: answering when last used (circuit breaker closed)"
     probe = breaker.get("next_probe_at")
-    return (f"Plex: not answering since {when(breaker.get('opened_at'), now)} "
-            f"({breaker.get('failures', 0)} failures in a row); Plex traffic paused"
-            + (f", next try {when(probe, now)}" if probe else ""))
+    return (f"{name}: {down_line(name, breaker, waiting)}; only probes reach {name}"
+            + (f", next probe {when(probe, now)}" if probe else ""))
 
 
 def dlq_list(ctx: TaskContext, limit: int = LIST_LIMIT) -> TaskResult:

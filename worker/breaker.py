@@ -1,59 +1,126 @@
-"""Stops Plex traffic while Plex refuses connections, and finds out when it is back.
+"""Stops all traffic to a server (Plex or Stash) while it is down, and finds out when it is back.
 
-After `threshold` connection failures in a row the breaker opens: the worker sends nothing but
-one probe at a time (the next due job), with a growing, jittered delay between probes, and
-charges no job an attempt for a connection failure. Any outcome other than a connection
-failure (Plex answered) closes it and work resumes.
+One breaker per server. Which failures count is the table in `common.errors`: a Plex-wide (or
+Stash-wide) failure counts at once; a Plex 500 counts only once 500s have come from
+`spread` different items in a row. When the breaker opens, nothing but one cheap probe at a
+time may reach the server, about `probe_base` seconds after opening, doubling to `probe_cap`,
+each delay jittered; the first probe that succeeds closes it and work resumes at full speed.
+Slow answers are answers: only failures count, so a latency spike never opens it.
+
+Contract for the worker and any pool of threads working for it (every method is thread-safe):
+    breaker.open_for_traffic()          -> may a job request go out now? (False while open)
+    breaker.record_success()            -> the server answered a job request (closes, resets runs)
+    breaker.record_failure(now, error, subject)
+                                        -> count a failure of a job request; True when the breaker
+                                           is open afterwards (the caller stops its batch)
+    breaker.probe_due(now); breaker.record_probe(ok, now, error)
+                                        -> only the worker probes, one probe at a time
+    breaker.snapshot()                  -> JSON for the drainer status
 """
 from __future__ import annotations
 
 import random
-from typing import Optional
+import threading
+from typing import Any, Dict, Optional, Set
+
+from common.errors import SPREAD_ITEMS, PlexServerError
 
 
 class CircuitBreaker:
-    def __init__(self, threshold: int = 3, probe_base: float = 5.0, probe_cap: float = 300.0,
-                 rng: Optional[random.Random] = None) -> None:
+    def __init__(self, threshold: int = 1, probe_base: float = 1.0, probe_cap: float = 60.0,
+                 rng: Optional[random.Random] = None, spread: int = SPREAD_ITEMS) -> None:
         self.threshold = max(1, threshold)
+        self.spread = max(1, spread)
         self.probe_base = probe_base
         self.probe_cap = probe_cap
         self.rng = rng or random.Random()
-        self.failures = 0  # connection failures in a row
+        self.failures = 0  # server-wide failures in a row
         self.opened_at: Optional[float] = None
         self.next_probe_at: Optional[float] = None
+        self.openings = 0  # how often it opened in this process
+        self.last_error = ""
         self._probe_failures = 0
+        self._items_failing: Set[Any] = set()  # items with a 500 since the last success
+        self._lock = threading.RLock()
 
     @property
     def is_open(self) -> bool:
         return self.opened_at is not None
 
+    @property
+    def probes(self) -> int:
+        """Probes that failed since the breaker opened."""
+        return self._probe_failures
+
+    def open_for_traffic(self) -> bool:
+        with self._lock:
+            return self.opened_at is None
+
+    def probe_due(self, now: float) -> bool:
+        with self._lock:
+            return self.next_probe_at is not None and now >= self.next_probe_at
+
     def allows(self, now: float) -> bool:
         """Closed, or open and a probe is due."""
-        return self.next_probe_at is None or now >= self.next_probe_at
+        with self._lock:
+            return self.next_probe_at is None or now >= self.next_probe_at
 
-    def record_failure(self, now: float) -> bool:
-        """Count a connection failure; True when the breaker is open afterwards (it just opened
-        or a probe failed), meaning the job must not be charged."""
-        self.failures += 1
-        if self.is_open:
-            self._probe_failures += 1
-        elif self.failures >= self.threshold:
-            self.opened_at = now
-            self._probe_failures = 0
-        else:
-            return False
-        delay = min(self.probe_cap, self.probe_base * 2 ** min(self._probe_failures, 30))
-        self.next_probe_at = now + delay / 2 + self.rng.uniform(0.0, delay / 2)
-        return True
+    def record_failure(self, now: float, error: Optional[BaseException] = None, subject: Any = None) -> bool:
+        """Count a failure of a request; True when the breaker is open afterwards.
+
+        `error` None or server-wide: counts towards `threshold`. A `PlexServerError` counts
+        only as the 500 of `subject`: `spread` different subjects in a row open the breaker.
+        """
+        with self._lock:
+            if error is not None:
+                self.last_error = str(error)
+            if isinstance(error, PlexServerError) and not self.is_open:
+                self._items_failing.add(subject)
+                if len(self._items_failing) >= self.spread:
+                    self._open(now)
+                return self.is_open
+            self.failures += 1
+            if self.is_open:
+                self._probe_failures += 1
+            elif self.failures >= self.threshold:
+                self._open(now)
+                return True
+            else:
+                return False
+            self._schedule(now)
+            return True
+
+    def record_probe(self, ok: bool, now: float, error: Optional[BaseException] = None) -> bool:
+        """The outcome of a probe; True when this closed the breaker."""
+        if ok:
+            return self.record_success()
+        self.record_failure(now, error)
+        return False
 
     def record_success(self) -> bool:
-        """Plex answered: close. True when this closed an open breaker."""
-        was_open = self.is_open
-        self.failures = 0
-        self.opened_at = self.next_probe_at = None
-        self._probe_failures = 0
-        return was_open
+        """The server answered: close. True when this closed an open breaker."""
+        with self._lock:
+            was_open = self.is_open
+            self.failures = 0
+            self.opened_at = self.next_probe_at = None
+            self._probe_failures = 0
+            self._items_failing.clear()
+            return was_open
 
-    def snapshot(self) -> dict:
-        return {"state": "open" if self.is_open else "closed", "failures": self.failures,
-                "opened_at": self.opened_at, "next_probe_at": self.next_probe_at}
+    def _open(self, now: float) -> None:
+        self.opened_at = now
+        self.openings += 1
+        self._probe_failures = 0
+        self._items_failing.clear()
+        self._schedule(now)
+
+    def _schedule(self, now: float) -> None:
+        delay = min(self.probe_cap, self.probe_base * 2 ** min(self._probe_failures, 30))
+        self.next_probe_at = now + delay / 2 + self.rng.uniform(0.0, delay / 2)
+
+    def snapshot(self) -> Dict[str, Any]:
+        with self._lock:
+            return {"state": "open" if self.is_open else "closed", "failures": self.failures,
+                    "opened_at": self.opened_at, "next_probe_at": self.next_probe_at,
+                    "probes": self._probe_failures, "openings": self.openings,
+                    "last_error": self.last_error if self.is_open else ""}

@@ -1,13 +1,12 @@
-"""What each failure class means for a job, decided here and nowhere else.
+"""The delays and limits behind the treatments of `common.errors.TABLE`, decided here and nowhere else.
 
-- transient (timeouts, resets, HTTP 5xx/429, and any unexpected exception): retry with
-  exponential backoff and full jitter, at most `max_retries` times, then dead letter;
-- not in Plex yet: retry on a slow schedule (about 1 min, 5 min, 15 min, 1 h, 6 h), then dead letter;
-- permanent: dead letter at once, with the error's message (it says what to do);
-- configuration: pause the drainer; the job stays queued and is not charged an attempt;
-- scene gone: nothing to sync, drop the job.
-The circuit breaker (breaker.py) can waive the charge for connection failures; that is the
-worker's call, because it depends on the breaker's state, not on the error alone.
+`decide(error, attempts)` looks the error up in the table and answers with one action:
+- retry (item failures): exponential backoff with full jitter, at most `max_retries` times, then
+  dead letter; not in Plex yet: about 1 min, 5 min, 15 min, 1 h, 6 h, then dead letter;
+- a Plex 500 the job gets for the first time: wait without charging (`repeated` says whether it
+  had one before; the breaker decides separately whether 500s are spreading over items);
+- dead letter at once (permanent), drop (scene gone), pause (configuration);
+- wait (Plex- or Stash-wide): requeue without charging; the breaker holds the traffic.
 """
 from __future__ import annotations
 
@@ -16,7 +15,17 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Iterable, Tuple
 
-from common.errors import ConfigurationError, NotInPlexYet, PermanentError, SceneGone, SyncError
+from common.errors import (
+    DEAD_LETTER,
+    DROP,
+    PAUSE,
+    RETRY_IF_REPEATED,
+    SLOW_RETRY,
+    WAIT_FOR_PLEX,
+    WAIT_FOR_STASH,
+    SyncError,
+    failure_of,
+)
 from common.log import bounded
 from common.redact import redact
 
@@ -29,6 +38,7 @@ class Action(Enum):
     DEAD_LETTER = "dead_letter"
     DROP = "drop"
     PAUSE = "pause"
+    WAIT = "wait"  # requeue without charging an attempt
 
 
 @dataclass(frozen=True)
@@ -46,20 +56,27 @@ class RetryPolicy:
     not_in_plex_schedule: Tuple[float, ...] = NOT_IN_PLEX_SCHEDULE
     rng: random.Random = field(default_factory=random.Random)
 
-    def decide(self, error: BaseException, attempts: int) -> Decision:
-        """The action for a job that has already been charged `attempts` failures before this one."""
-        if isinstance(error, SceneGone):
+    def decide(self, error: BaseException, attempts: int, repeated: bool = False) -> Decision:
+        """The action for a job that has already been charged `attempts` failures before this one.
+
+        `repeated`: the job's previous failure was of the same kind (matters for Plex's 500)."""
+        treatment = failure_of(error).treatment
+        if treatment == DROP:
             return Decision(Action.DROP)
-        if isinstance(error, ConfigurationError):
+        if treatment == PAUSE:
             return Decision(Action.PAUSE)
-        if isinstance(error, PermanentError):
+        if treatment in (WAIT_FOR_PLEX, WAIT_FOR_STASH):
+            return Decision(Action.WAIT)
+        if treatment == DEAD_LETTER:
             return Decision(Action.DEAD_LETTER)
         failures = attempts + 1
-        if isinstance(error, NotInPlexYet):
+        if treatment == SLOW_RETRY:
             if failures > len(self.not_in_plex_schedule):
                 return Decision(Action.DEAD_LETTER)
             base = self.not_in_plex_schedule[failures - 1]
             return Decision(Action.RETRY, base * self.rng.uniform(0.9, 1.1))
+        if treatment == RETRY_IF_REPEATED and not repeated:
+            return Decision(Action.WAIT, self.backoff(1))
         if failures > self.max_retries:
             return Decision(Action.DEAD_LETTER)
         return Decision(Action.RETRY, self.backoff(failures))

@@ -6,29 +6,43 @@ loops over it in a daemon thread until stopped or idle. One outcome is one trans
 split off a batch, dead letters) written together, after the processor returned. A kill before
 that commit leaves the rows "in progress" for the next drainer to put back.
 
-Failure classes are decided in policy.py; the circuit breaker (breaker.py) waives the charge
-for connection failures while Plex is down; a configuration error pauses the worker, closes
-the processor and builds a new one (settings may have been fixed) after `pause_seconds`.
+What each failure means is the table in `common.errors`; the delays are policy.py's. Plex-wide
+and Stash-wide failures are never charged: they open that server's breaker (breaker.py), and
+while it is open the only request is one probe at a time (`processor.probe(scope)`, or building
+the processor again when it could not be built), with a doubling, jittered delay. A
+configuration error pauses the worker, closes the processor and builds a new one (settings may
+have been fixed) after `pause_seconds`. Every delay is in `WorkerOptions`; `scaled(f)`
+shrinks them all at once, so tests play long outages in seconds (PLEXSYNC_TIME_SCALE).
 """
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
-from dataclasses import dataclass, replace
-from typing import Callable, Dict, List, Optional, Tuple
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
-from common.errors import ConfigurationError, PlexUnreachable, SyncError
+from common.errors import CONFIG, PLEX, STASH, ConfigurationError, PlexServerError, SyncError, scope_of
 from common.log import get_logger
 from common.redact import redact
 from sync_queue.dead_letters import DeadLetterEntry
-from sync_queue.drainer_status import BREAKER, CONFIG_ERROR, HEARTBEAT_AT, LAST_SUCCESS_AT, DrainerStatus
+from sync_queue.drainer_status import (
+    BREAKER,
+    CONFIG_ERROR,
+    HEARTBEAT_AT,
+    LAST_SUCCESS_AT,
+    STASH_BREAKER,
+    WAITING,
+    DrainerStatus,
+)
 from sync_queue.jobqueue import JobQueue, UnreadableRow
 from sync_queue.jobs import Job
 from worker.breaker import CircuitBreaker
 from worker.due_index import DueIndex, Lease
-from worker.policy import NOT_IN_PLEX_SCHEDULE, Action, RetryPolicy, error_kind, user_message
+from worker.policy import NOT_IN_PLEX_SCHEDULE, Action, Decision, RetryPolicy, error_kind, user_message
 from worker.protocol import Processor, ProcessorFactory
 
 log = get_logger("worker")
@@ -45,10 +59,32 @@ class WorkerOptions:
     poll_seconds: float = 1.0  # longest sleep: new rows from other processes are seen this fast
     heartbeat_seconds: float = 15.0
     max_batch: int = 50
-    breaker_threshold: int = 3
+    breaker_threshold: int = 1  # Plex-wide (or Stash-wide) failures in a row that open a breaker
+    probe_base_seconds: float = 1.0  # first probe after a breaker opens; doubles on each failure
+    probe_cap_seconds: float = 60.0
     backoff_base_seconds: float = 10.0
     backoff_cap_seconds: float = 900.0
+    min_retry_seconds: float = 1.0
     not_in_plex_schedule: Tuple[float, ...] = NOT_IN_PLEX_SCHEDULE
+
+    def scaled(self, factor: float) -> "WorkerOptions":
+        """Every delay multiplied by `factor` (tests play a 3-minute outage in a few seconds)."""
+        changed = {f.name: getattr(self, f.name) * factor for f in fields(self)
+                   if f.name.endswith("_seconds")}
+        changed["not_in_plex_schedule"] = tuple(delay * factor for delay in self.not_in_plex_schedule)
+        return replace(self, **changed)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "WorkerOptions":
+        """The defaults, scaled by PLEXSYNC_TIME_SCALE when set (a number > 0; for tests and benches)."""
+        try:
+            factor = float(env.get(TIME_SCALE_ENV, "") or 1.0)
+        except ValueError:
+            factor = 1.0
+        return cls().scaled(factor) if 0 < factor != 1.0 else cls()
+
+
+TIME_SCALE_ENV = "PLEXSYNC_TIME_SCALE"
 
 
 class SyncWorker:
@@ -65,8 +101,13 @@ class SyncWorker:
         opts = self.options
         self.index = DueIndex(opts.settle_seconds, opts.max_settle_seconds)
         self.policy = RetryPolicy(opts.max_retries, opts.backoff_base_seconds, opts.backoff_cap_seconds,
+                                  min_delay=opts.min_retry_seconds,
                                   not_in_plex_schedule=tuple(opts.not_in_plex_schedule), rng=rng)
-        self.breaker = CircuitBreaker(opts.breaker_threshold, rng=rng)
+        self.breaker = CircuitBreaker(opts.breaker_threshold, opts.probe_base_seconds, opts.probe_cap_seconds, rng=rng)
+        self.stash_breaker = CircuitBreaker(opts.breaker_threshold, opts.probe_base_seconds, opts.probe_cap_seconds,
+                                            rng=rng)
+        self._breakers = {PLEX: self.breaker, STASH: self.stash_breaker}
+        self._processor_feeds_breakers = False  # the processor reports each request to the breakers
         # No row may keep the drainer waiting longer than any delay the policy itself can set.
         self._max_ahead = max(86400.0, 2 * max(opts.not_in_plex_schedule, default=0.0), 2 * opts.backoff_cap_seconds)
         self.processed = 0  # leases whose outcome was recorded
@@ -94,10 +135,15 @@ class SyncWorker:
             if now < self._paused_until:
                 return self._sleep(now, self._paused_until)
             self._paused_until = None
+        for scope, breaker in self._breakers.items():
+            if breaker.is_open:
+                if not breaker.probe_due(now):
+                    return self._sleep(now, breaker.next_probe_at)
+                if self._processor is None or self._probe(scope, breaker, now):
+                    break  # building the processor is the probe, or the job below is (no probe())
+                return 0.0
         if self._processor is None and not self._open_processor(now):
-            return self._sleep(now, self._paused_until)
-        if not self.breaker.allows(now):
-            return self._sleep(now, self.breaker.next_probe_at)
+            return self._sleep(now, self._paused_until or self._next_probe())
         lease = self.index.take(now, self.options.max_batch)
         if lease is None:
             return self._sleep(now, self.index.next_due())
@@ -116,6 +162,25 @@ class SyncWorker:
             return "idle"
         self.index.reset()  # rows this index never saw: read the table again from the start
         return None
+
+    def _next_probe(self) -> Optional[float]:
+        due = [b.next_probe_at for b in self._breakers.values() if b.next_probe_at is not None]
+        return min(due) if due else None
+
+    def _probe(self, scope: str, breaker: CircuitBreaker, now: float) -> bool:
+        """One probe of `scope`; True when the processor cannot probe (the next job is the probe)."""
+        probe = getattr(self._processor, "probe", None)
+        if probe is None:
+            return True
+        try:
+            probe(scope)
+        except Exception as exc:
+            breaker.record_probe(False, now, exc)
+            self._report_breaker(now, scope, True)
+        else:
+            breaker.record_probe(True, now)
+            self._report_breaker(now, scope, True)
+        return False
 
     def _sleep(self, now: float, until: Optional[float]) -> float:
         if until is None:
@@ -148,11 +213,26 @@ class SyncWorker:
         try:
             ready = self.processor_factory()
         except Exception as exc:  # ConfigurationError, or a factory that cannot start at all
+            scope = scope_of(exc)
+            if scope in self._breakers:  # the server is down: probe by building again later
+                breaker = self._breakers[scope]
+                was_open = breaker.is_open
+                while not breaker.record_failure(now, exc):
+                    pass
+                self._report_breaker(now, scope, was_open)
+                return False
             if not isinstance(exc, ConfigurationError):
                 log.error("could not build the processor", exc_info=True)
             self._pause(exc, now)
             return False
         self._processor = ready.processor
+        bind = getattr(ready.processor, "use_breakers", None)
+        self._processor_feeds_breakers = bind is not None
+        if bind is not None:
+            bind(self.breaker, self.stash_breaker, self.clock)
+        for scope, breaker in self._breakers.items():
+            if breaker.record_success():
+                self._report_breaker(now, scope, True)
         self._secrets = tuple(secret for secret in ready.secrets if secret)
         self.policy = replace(self.policy, max_retries=ready.max_retries)
         if self._pause_message is not None:
@@ -185,6 +265,7 @@ class SyncWorker:
 
     def _run(self, lease: Lease, now: float) -> None:
         self.queue.mark_in_progress(lease.rowids)
+        before = {scope: breaker.is_open for scope, breaker in self._breakers.items()}
         job = lease.job
         failures: Dict[int, BaseException] = {}
         whole: Optional[BaseException] = None
@@ -196,30 +277,40 @@ class SyncWorker:
             if not isinstance(exc, SyncError):
                 log.error("unexpected error processing scenes %s", _ids(job), exc_info=True)
         self._record(lease, whole, failures, now)
+        for scope, breaker in self._breakers.items():
+            if breaker.is_open != before[scope] or (breaker.is_open and not self._processor_feeds_breakers):
+                self._report_breaker(now, scope, before[scope])
 
     def _record(self, lease: Lease, whole: Optional[BaseException],
                 failures: Dict[int, BaseException], now: float) -> None:
         job = lease.job
         parts = self._failed_parts(job, whole, failures)
         succeeded = len(job.scene_ids) - sum(len(part.scene_ids) for part, _ in parts)
-        waive_charge = self._update_breaker(parts, succeeded, now)
+        if not self._processor_feeds_breakers:
+            self._feed_breakers(parts, succeeded, now)
         requeue: List[Job] = []
         dead: List[DeadLetterEntry] = []
         pause_error: Optional[BaseException] = None
         for part, error in parts:
-            decision = self.policy.decide(error, part.attempts)
+            kind = error_kind(error)
+            if isinstance(error, PlexServerError) and self.breaker.is_open:
+                decision = Decision(Action.WAIT)  # 500s spread over items: Plex-wide
+            else:
+                decision = self.policy.decide(error, part.attempts, repeated=part.last_error_kind == kind)
             message = user_message(error, self._secrets)
             if decision.action is Action.PAUSE:
                 pause_error = pause_error or error
                 requeue.append(part)
-            elif isinstance(error, PlexUnreachable) and waive_charge:
-                requeue.append(part)
+            elif decision.action is Action.WAIT:
+                requeue.append(replace(part, not_before=now + decision.delay, last_error=message,
+                                       last_error_kind=kind))
+                log.debug("scenes %s: %s; waiting, not charged", _ids(part), message)
             elif decision.action is Action.DROP:
                 log.info("scenes %s: %s; dropped", _ids(part), message)
             elif decision.action is Action.RETRY:
                 requeue.append(replace(part, attempts=part.attempts + 1, not_before=now + decision.delay,
                                        first_failed_at=_first(part, now), last_error=message,
-                                       last_error_kind=error_kind(error)))
+                                       last_error_kind=kind))
                 log.info("scenes %s: %s; retry %d in %.0fs", _ids(part), message, part.attempts + 1, decision.delay)
             else:
                 dead.extend(self._letters(part, error, message, now))
@@ -244,17 +335,19 @@ class SyncWorker:
         return [(job.for_scenes([scene_id]) if len(job.scene_ids) > 1 else job, error)
                 for scene_id, error in failures.items() if scene_id in job.scene_ids]
 
-    def _update_breaker(self, parts: List[Tuple[Job, BaseException]], succeeded: int, now: float) -> bool:
-        """Feed the outcome to the breaker; True when connection failures must not be charged."""
-        was_open = self.breaker.is_open
-        waive_charge = False
-        if any(isinstance(error, PlexUnreachable) for _, error in parts):
-            waive_charge = self.breaker.record_failure(now)
-        elif succeeded or any(not isinstance(error, ConfigurationError) for _, error in parts):
-            self.breaker.record_success()  # Plex answered (or was not needed)
-        if waive_charge or self.breaker.is_open != was_open:
-            self._report_breaker(now, was_open)
-        return waive_charge
+    def _feed_breakers(self, parts: List[Tuple[Job, BaseException]], succeeded: int, now: float) -> None:
+        """For a processor that does not report each request itself: feed the outcome of a job."""
+        wide = [(scope_of(error), error, part) for part, error in parts]
+        for scope, error, part in wide:
+            if scope in self._breakers:
+                self._breakers[scope].record_failure(now, error)
+            elif isinstance(error, PlexServerError):
+                self.breaker.record_failure(now, error, subject=tuple(part.scene_ids))
+        if succeeded or any(scope not in self._breakers and scope != CONFIG and not isinstance(error, PlexServerError)
+                            for scope, error, _ in wide):
+            for scope, breaker in self._breakers.items():
+                if not any(s == scope for s, _, _ in wide):
+                    breaker.record_success()  # that server answered (or was not needed)
 
     def _letters(self, part: Job, error: BaseException, message: str, now: float) -> List[DeadLetterEntry]:
         letters = []
@@ -267,13 +360,26 @@ class SyncWorker:
 
     # ---- status --------------------------------------------------------------------------------
 
-    def _report_breaker(self, now: float, was_open: bool) -> None:
-        if self.breaker.is_open and not was_open:
-            log.warning("Plex refuses connections: Plex traffic paused, probing with backoff")
-        elif was_open and not self.breaker.is_open:
-            log.info("Plex answers again: resuming")
+    def _report_breaker(self, now: float, scope: str, was_open: bool) -> None:
+        """Log and record the breaker's state: one line saying since when and how much waits."""
+        breaker = self._breakers[scope]
+        name = "Plex" if scope == PLEX else "Stash"
+        if breaker.is_open:
+            line = down_line(name, breaker.snapshot(), self._waiting(now))
+            if not was_open:
+                log.warning("%s: %s traffic paused, probing with backoff (last error: %s)", line, name,
+                            user_message(SyncError(breaker.last_error), self._secrets))
+            else:
+                log.info("%s; next probe in %.1fs", line, max(0.0, (breaker.next_probe_at or now) - now))
+        elif was_open:
+            log.info("%s answers again: resuming", name)
         if self.status is not None:
-            self.status.set(BREAKER, self.breaker.snapshot(), now)
+            self.status.set_many({BREAKER: self.breaker.snapshot(), STASH_BREAKER: self.stash_breaker.snapshot(),
+                                  WAITING: self._waiting(now)}, now)
+
+    def _waiting(self, now: float) -> int:
+        counts = self.queue.scene_counts(now)
+        return counts.pending + counts.scheduled + counts.in_progress
 
     def _heartbeat(self, now: float) -> None:
         if self.status is None:
@@ -281,7 +387,7 @@ class SyncWorker:
         if self._last_heartbeat is not None and now - self._last_heartbeat < self.options.heartbeat_seconds:
             return
         self._last_heartbeat = now
-        values = {HEARTBEAT_AT: now, BREAKER: self.breaker.snapshot()}
+        values = {HEARTBEAT_AT: now, BREAKER: self.breaker.snapshot(), STASH_BREAKER: self.stash_breaker.snapshot()}
         if self._last_success_at is not None:
             values[LAST_SUCCESS_AT] = self._last_success_at
         self.status.set_many(values, now)
@@ -335,3 +441,14 @@ def _first(job: Job, now: float) -> float:
 def _ids(job: Job) -> str:
     shown = ",".join(str(scene_id) for scene_id in job.scene_ids[:5])
     return shown + (f",… ({len(job.scene_ids)})" if len(job.scene_ids) > 5 else "")
+
+
+def down_line(name: str, breaker: Mapping[str, object], waiting: Optional[int]) -> str:
+    """"Plex has not been answering since 14:02 (5 probes); 1,500 scenes waiting"."""
+    since = breaker.get("opened_at")
+    at = datetime.fromtimestamp(float(since)).strftime("%H:%M") if isinstance(since, (int, float)) else "?"
+    probes = int(breaker.get("probes") or 0)  # type: ignore[call-overload]
+    line = f"{name} has not been answering since {at} ({probes} probe{'' if probes == 1 else 's'})"
+    if waiting is not None:
+        line += f"; {waiting:,} scene{'' if waiting == 1 else 's'} waiting"
+    return line

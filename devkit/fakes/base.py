@@ -16,6 +16,14 @@ Server side (subclass `FakeHTTPServer`):
         # stall, then handle the request (apply=True: its effect lands late, as on a slow
         # server) or drop it (apply=False)
     srv.down(); srv.up()      # close the listener and open connections; re-bind the same port
+    srv.outage(seconds, mode="fail", status=502, hang_seconds=..., route=None, method=None)
+        # for `seconds` from now every matching request is answered `status` ("fail"), its
+        # connection reset ("reset", an RST), closed ("drop"), or held `hang_seconds` then
+        # dropped ("hang"); mode "refuse" takes the server down for `seconds`. Faults queued
+        # with *_next wait behind an outage and apply after it. Requests it faulted are
+        # counted under "outage" (exactly: what reached the server during the outage).
+    fail_next/drop_next/hang_next(..., where={"id": "12"})  # only requests with that query
+        # argument (or path parameter, e.g. "ids") equal to the value
     srv.counts() -> {"PUT /library/sections/{id}/all": 3, ...};  srv.count(key) -> int
     srv.bump(key, n=1)        # count something of the subclass's own (e.g. from inside a handler)
     srv.extra_count_keys(req) # override: further keys to count for a request, counted with (and
@@ -37,6 +45,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import struct
 import threading
 import time
 import traceback
@@ -47,6 +56,7 @@ from typing import Any, Callable, Iterable, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 CONTROL_PREFIX = "/__fake__/"
+RESET_STATUS = -1
 NOT_FOUND = b"<html><head><title>Not Found</title></head><body><h1>404 Not Found</h1></body></html>"
 
 
@@ -71,6 +81,9 @@ class Response:
     content_type: str = "text/xml;charset=utf-8"
 
 
+RESET = Response(RESET_STATUS)  # answer nothing, reset the connection
+
+
 class HTTPError(Exception):
     def __init__(self, status: int, body: bytes = b""):
         super().__init__(status)
@@ -87,9 +100,20 @@ class _Fault:
     method: Optional[str] = None
     apply: bool = True
     body: bytes = b""
+    where: Optional[dict] = None
+    until: Optional[float] = None  # an outage: active until this time.monotonic()
+    mode: str = ""  # an outage's: fail, reset, drop or hang
 
-    def matches(self, method: str, pattern: str) -> bool:
-        return self.n > 0 and self.route in (None, pattern) and self.method in (None, method)
+    def matches(self, req: "Request", pattern: str) -> bool:
+        if self.until is not None and time.monotonic() >= self.until:
+            self.n = 0
+        return (self.n > 0 and self.route in (None, pattern) and self.method in (None, req.method)
+                and all(_value(req, k) == str(v) for k, v in (self.where or {}).items()))
+
+
+def _value(req: "Request", name: str) -> Optional[str]:
+    """A query argument, else a path parameter of that name."""
+    return next((v for k, v in req.query if k == name), req.params.get(name))
 
 
 class _Listener(ThreadingHTTPServer):
@@ -160,15 +184,30 @@ class FakeHTTPServer:
         self._latency = max(0.0, ms) / 1000.0
 
     def fail_next(self, n: int = 1, status: int = 503, route: Optional[str] = None,
-                  method: Optional[str] = None, body: bytes = b"") -> None:
-        self._add_fault(_Fault("fail", n, status=status, route=route, method=method, body=body))
+                  method: Optional[str] = None, body: bytes = b"", where: Optional[dict] = None) -> None:
+        self._add_fault(_Fault("fail", n, status=status, route=route, method=method, body=body, where=where))
 
-    def drop_next(self, n: int = 1, route: Optional[str] = None, method: Optional[str] = None) -> None:
-        self._add_fault(_Fault("drop", n, route=route, method=method))
+    def drop_next(self, n: int = 1, route: Optional[str] = None, method: Optional[str] = None,
+                  where: Optional[dict] = None) -> None:
+        self._add_fault(_Fault("drop", n, route=route, method=method, where=where))
 
     def hang_next(self, n: int = 1, seconds: float = 10.0, route: Optional[str] = None,
-                  method: Optional[str] = None, apply: bool = True) -> None:
-        self._add_fault(_Fault("hang", n, seconds=seconds, route=route, method=method, apply=apply))
+                  method: Optional[str] = None, apply: bool = True, where: Optional[dict] = None) -> None:
+        self._add_fault(_Fault("hang", n, seconds=seconds, route=route, method=method, apply=apply, where=where))
+
+    def outage(self, seconds: float, mode: str = "fail", status: int = 502, hang_seconds: float = 10.0,
+               route: Optional[str] = None, method: Optional[str] = None) -> None:
+        """Every matching request fails for `seconds` from now (see the module docstring)."""
+        if mode == "refuse":
+            self._down_for(seconds, None)
+            return
+        if mode not in ("fail", "reset", "drop", "hang"):
+            raise ValueError(f"unknown outage mode {mode!r}")
+        fault = _Fault("outage", 1 << 62, status=status, seconds=hang_seconds, route=route, method=method,
+                       apply=False, until=time.monotonic() + seconds, mode=mode)
+        fault.method = fault.method and fault.method.upper()
+        with self._lock:
+            self._faults.insert(0, fault)
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -207,11 +246,14 @@ class FakeHTTPServer:
         with self._lock:
             self._faults.append(fault)
 
-    def _take_fault(self, method: str, pattern: str) -> Optional[_Fault]:
+    def _take_fault(self, req: Request, pattern: str) -> Optional[_Fault]:
         with self._lock:
-            fault = next((f for f in self._faults if f.matches(method, pattern)), None)
+            fault = next((f for f in self._faults if f.matches(req, pattern)), None)
             if fault is not None:
                 fault.n -= 1
+                if fault.until is not None:
+                    self._counts["outage"] = self._counts.get("outage", 0) + 1
+            self._faults = [f for f in self._faults if f.n > 0]
             return fault
 
     def _handle(self, req: Request) -> Optional[Response]:
@@ -238,8 +280,12 @@ class FakeHTTPServer:
         return path, None, {}
 
     def _answer(self, req: Request, pattern: str, handler: Optional[Callable]) -> Optional[Response]:
-        fault = self._take_fault(req.method, pattern)
+        fault = self._take_fault(req, pattern)
         kind = fault.kind if fault else None
+        if kind == "outage":
+            kind = fault.mode
+            if kind == "reset":
+                return RESET
         if kind == "drop" or (kind == "hang" and (self._stopped.wait(fault.seconds) or not fault.apply)):
             return None
         if self._latency:
@@ -261,7 +307,8 @@ class FakeHTTPServer:
             return 200, {"counts": self.counts()} if name == "counts" else {"log": self.request_log()}
         actions = {"latency": lambda: self.latency(float(payload.get("ms", 0))),
                    "reset": self.reset, "reset_counts": self.reset_counts,
-                   "faults": lambda: self._add_fault(_Fault(**{**payload, "body": b""}))}
+                   "faults": lambda: self._add_fault(_Fault(**{**payload, "body": b""})),
+                   "outage": lambda: self.outage(**payload)}
         if method == "POST" and name == "down":
             return 200, {"ok": True, "down_for": float(payload.get("seconds", 1.0))}
         if method == "POST" and name in actions:
@@ -271,7 +318,7 @@ class FakeHTTPServer:
             return 200, {"result": self._controls[name](payload)}
         return 404, {"error": f"unknown control {method} {name}"}
 
-    def _down_for(self, seconds: float, spare: socket.socket) -> None:
+    def _down_for(self, seconds: float, spare: Optional[socket.socket]) -> None:
         self.down(spare)
         timer = threading.Timer(seconds, lambda: self._stopped.is_set() or self.up())
         timer.daemon = True
@@ -318,6 +365,14 @@ def _make_handler(owner: FakeHTTPServer) -> type:
                 return
             query = parse_qsl(parts.query, keep_blank_values=True)
             response = owner._handle(Request(self.command, unquote(parts.path), query, self.headers, body))
+            if response is RESET:
+                self.close_connection = True
+                try:  # linger 0: close() sends an RST, as a reset by a proxy or a NAS does
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+                self.connection.close()
+                return
             if response is None:
                 self.close_connection = True
                 _close_quietly(self.connection)
@@ -383,6 +438,11 @@ class FakeControl:
     def hang_next(self, n: int = 1, seconds: float = 10.0, apply: bool = True,
                   **where: Optional[str]) -> None:
         self.call("faults", {"kind": "hang", "n": n, "seconds": seconds, "apply": apply, **where})
+
+    def outage(self, seconds: float, mode: str = "fail", status: int = 502, hang_seconds: float = 10.0,
+               **where: Optional[str]) -> None:
+        self.call("outage", {"seconds": seconds, "mode": mode, "status": status, "hang_seconds": hang_seconds,
+                             **where})
 
     def latency(self, ms: float) -> None:
         self.call("latency", {"ms": ms})

@@ -16,6 +16,7 @@ Test-side API (beyond devkit/fakes/base.py):
         # listings; a show or season goes with everything under it, and a season or show left
         # without episodes goes too. Other processes: POST /__fake__/remove_item {"rating_key": rk}
     plex.refreshes -> [(section_key, path | None)];  plex.item_refreshes -> [ratingKey]
+    uploads over 10 MiB are answered 500, as real Plex answers uploads over about 10 MB
     plex.tag_edit_mode = "add" | "replace"    # what indexed tags do to an item's existing tags
     plex.scan_delay = 0.0                      # seconds before a refresh's pending files appear
     plex.refresh_resets_unlocked = False       # PUT .../refresh drops unlocked edits, as an agent would
@@ -50,6 +51,7 @@ from devkit.fakes.plex_model import (
 
 UNAUTHORIZED = b"<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"
 BAD_REQUEST = b"<html><head><title>Bad Request</title></head><body><h1>400 Bad Request</h1></body></html>"
+UPLOAD_LIMIT = 10 * 1024 * 1024  # real Plex answers 500 to image uploads over about 10 MB
 IMAGE_KINDS = {"posters": "posters", "arts": "arts", "poster": "posters", "art": "arts"}
 
 
@@ -273,6 +275,8 @@ class FakePlexServer(FakeHTTPServer):
         payload: Union[bytes, str, None] = req.arg("url") or req.body or None
         if payload is None:
             raise _bad_request("no image")
+        if len(req.body) > UPLOAD_LIMIT:
+            return Response(500, b"<html><body><h1>500 Internal Server Error</h1></body></html>", "text/html")
         with self.library.lock:
             self.library.add_image(self._known_item(req.params["id"]), kind, payload)
         return Response(200, b"")

@@ -67,6 +67,7 @@ class FakeStashServer(FakeHTTPServer):
         self._state_lock = threading.Lock()  # the GraphQL log and the parsed-document cache
         self._documents: OrderedDict[str, tuple] = OrderedDict()
         self._graphql_log: list[dict] = []
+        self.screenshot_sizes: dict[int, int] = {}  # scene id -> bytes its screenshot is padded to
         self.route("POST", "/graphql", self._graphql)
         self.route("GET", "/scene/{id}/screenshot", self._screenshot)
         self.route("GET", "/performer/{id}/image", self._performer_image)
@@ -112,7 +113,9 @@ class FakeStashServer(FakeHTTPServer):
         row = self.store.scene(scene_id)
         if row is None:
             raise KeyError(scene_id)
-        return png_bytes(f"scene:{row.id}:{row.updated_at}")
+        data = png_bytes(f"scene:{row.id}:{row.updated_at}")
+        size = self.screenshot_sizes.get(row.id, 0)
+        return data + bytes(max(0, size - len(data)))  # a large camera PNG: same image, more bytes
 
     # -- HTTP ---------------------------------------------------------------------------
     def authenticate(self, req: Request) -> Optional[Response]:

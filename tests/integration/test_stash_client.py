@@ -2,7 +2,7 @@
 import pytest
 from graphql import build_schema, parse, validate
 
-from common.errors import ConfigurationError, PermanentError, TransientError
+from common.errors import ConfigurationError, PermanentError, StashUnreachable, TransientError
 from common.settings import Settings
 from devkit.fakes.stash_server import FakeStashServer
 from devkit.fakes.world import build_world
@@ -114,7 +114,7 @@ def test_a_hung_stash_times_out_as_not_reachable(open_stash):
 
 def test_server_errors_are_transient(client, open_stash):
     open_stash.fail_next(status=503, route="/graphql")
-    with pytest.raises(TransientError, match="503"):
+    with pytest.raises(StashUnreachable, match="503"):  # issue 10: Stash restarting: Stash-wide
         client.find_scenes_by_ids([1])
 
 
@@ -128,7 +128,7 @@ def test_server_errors_are_transient(client, open_stash):
     (403, b"Forbidden", ConfigurationError, "API key"),
     (404, b"404 page not found", ConfigurationError, "check the Stash address"),
     (429, b"slow down", TransientError, "429"),
-    (502, b"<html>Bad Gateway</html>", TransientError, "502"),
+    (502, b"<html>Bad Gateway</html>", StashUnreachable, "502"),  # issue 10: Stash-wide, not charged
     (400, b'{"errors": [{"message": "bad request"}]}', PermanentError, "bad request"),
 ])
 def test_answers_are_classified_once(client, open_stash, status, body, error, words):

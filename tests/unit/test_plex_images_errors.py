@@ -6,7 +6,7 @@ import requests
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from common.errors import ConfigurationError, PermanentError, PlexUnreachable, TransientError
+from common.errors import ConfigurationError, PermanentError, PlexServerError, PlexUnreachable, TransientError
 from common.models import Scene, SyncRecord
 from common.settings import Settings
 from plex.errors import TOKEN_REJECTED, ItemVanished, classified, classify
@@ -65,15 +65,18 @@ def _refused() -> requests.exceptions.ConnectionError:
 @pytest.mark.parametrize("exc, kind", [
     (_refused(), PlexUnreachable),
     (requests.exceptions.ConnectTimeout("connect timed out"), PlexUnreachable),
-    (requests.exceptions.ConnectionError("Connection aborted, RemoteDisconnected"), TransientError),
-    (requests.exceptions.ReadTimeout("read timed out"), TransientError),
-    (requests.exceptions.SSLError("certificate verify failed"), ConfigurationError),
+    # issue 10: a reset, a read timeout and TLS are Plex-wide (the breaker opens, nothing is charged)
+    (requests.exceptions.ConnectionError("Connection aborted, RemoteDisconnected"), PlexUnreachable),
+    (requests.exceptions.ReadTimeout("read timed out"), PlexUnreachable),
+    (requests.exceptions.SSLError("certificate verify failed"), PlexUnreachable),
     (requests.exceptions.InvalidURL("bad"), ConfigurationError),
     (Unauthorized("(401) unauthorized; http://h/ "), ConfigurationError),
     (BadRequest("(403) forbidden; http://h/ "), ConfigurationError),
     (NotFound("(404) not_found; http://h/library/metadata/5"), ItemVanished),
-    (BadRequest("(500) internal_server_error; http://h/ boom"), TransientError),
-    (BadRequest("(429) too_many_requests; http://h/"), TransientError),
+    (BadRequest("(500) internal_server_error; http://h/ boom"), PlexServerError),
+    (BadRequest("(429) too_many_requests; http://h/"), PlexUnreachable),
+    (BadRequest("(502) bad_gateway; http://h/"), PlexUnreachable),
+    (BadRequest("(504) gateway_timeout; http://h/"), PlexUnreachable),
     (BadRequest("(400) bad_request; http://h/ nope"), PermanentError),
 ])
 def test_classification(exc, kind):

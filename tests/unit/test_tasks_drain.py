@@ -143,7 +143,9 @@ def test_an_open_breaker_ends_the_wait(tmp_path, stores):
 
     ctx, _ = make_ctx(tmp_path, clock, on_sleep=plex_down)
     outcome = QueueWatch(ctx, stores, T0, runner=Runner()).wait()
-    assert outcome.error.startswith("Plex is not answering (3 connection failures in a row)")
+    # issue 10: the one line says since when, how many probes and how much waits
+    assert outcome.error.startswith("Plex has not been answering since ")
+    assert "(0 probes)" in outcome.error and "nothing is charged" in outcome.error
 
 
 def test_problem_and_pause_rules():

@@ -21,7 +21,7 @@ from worker.policy import Action, RetryPolicy, error_kind, user_message
     (PermanentError("ambiguous"), Action.DEAD_LETTER),
     (NotInPlexYet("no item"), Action.RETRY),
     (TransientError("503"), Action.RETRY),
-    (PlexUnreachable("refused"), Action.RETRY),
+    (PlexUnreachable("refused"), Action.WAIT),  # Plex-wide: never charged (issue 10)
     (RuntimeError("bug"), Action.RETRY),
 ])
 def test_each_class_has_one_action(error, action):

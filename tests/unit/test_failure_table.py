@@ -1,0 +1,101 @@
+"""The one table of failures (common.errors), the breaker's rules, and the shrinkable worker clock."""
+import random
+
+import pytest
+
+from common.errors import (
+    CONFIG,
+    ITEM,
+    PLEX,
+    STASH,
+    TABLE,
+    ConfigurationError,
+    NotInPlexYet,
+    PermanentError,
+    PlexServerError,
+    PlexUnreachable,
+    SceneGone,
+    StashUnreachable,
+    SyncError,
+    TransientError,
+    failure_of,
+    plex_status_error,
+    stash_status_error,
+)
+from worker.breaker import CircuitBreaker
+from worker.policy import Action, RetryPolicy
+from worker.sync_worker import WorkerOptions, down_line
+
+
+def test_every_class_has_one_row_and_a_scope():
+    classes = [row.error for row in TABLE]
+    assert len(classes) == len(set(classes))
+    for cls in (PlexUnreachable, PlexServerError, StashUnreachable, ConfigurationError, NotInPlexYet,
+                PermanentError, SceneGone, TransientError):
+        assert cls in classes
+    assert failure_of(StashUnreachable("x")).scope == STASH  # not its base class's (configuration)
+    assert failure_of(PlexUnreachable("x")).scope == PLEX and failure_of(KeyError()).scope == ITEM
+    assert failure_of(ConfigurationError("x")).scope == CONFIG and failure_of(SyncError("x")).scope == ITEM
+
+
+@pytest.mark.parametrize("status, cls", [(401, ConfigurationError), (403, ConfigurationError),
+                                         (429, PlexUnreachable), (502, PlexUnreachable), (503, PlexUnreachable),
+                                         (504, PlexUnreachable), (500, PlexServerError), (400, None)])
+def test_plex_statuses(status, cls):
+    assert plex_status_error(status) is cls
+
+
+def test_stash_statuses():
+    assert stash_status_error(502) is StashUnreachable and stash_status_error(500) is TransientError
+    assert stash_status_error(200) is None
+
+
+def test_wide_failures_are_never_charged_and_a_500_only_when_it_repeats():
+    policy = RetryPolicy(rng=random.Random(1))
+    for error in (PlexUnreachable("reset"), StashUnreachable("refused")):
+        assert policy.decide(error, 4).action is Action.WAIT
+    first = policy.decide(PlexServerError("500"), 0)
+    assert first.action is Action.WAIT and first.delay >= 1.0
+    assert policy.decide(PlexServerError("500"), 0, repeated=True).action is Action.RETRY
+    assert policy.decide(PlexServerError("500"), 5, repeated=True).action is Action.DEAD_LETTER
+
+
+def test_500s_open_the_breaker_only_when_they_spread_over_items():
+    breaker = CircuitBreaker(probe_base=1.0, probe_cap=60.0, rng=random.Random(3))
+    for _ in range(5):  # one item keeps failing while others succeed: never opens
+        assert not breaker.record_failure(0.0, PlexServerError("500"), subject=7)
+        breaker.record_success()
+    assert not breaker.record_failure(1.0, PlexServerError("500"), 1)
+    assert not breaker.record_failure(1.0, PlexServerError("500"), 1)  # the same item again
+    assert not breaker.record_failure(1.0, PlexServerError("500"), 2)
+    assert breaker.record_failure(1.0, PlexServerError("500"), 3) and not breaker.open_for_traffic()
+    assert breaker.snapshot()["openings"] == 1
+
+
+def test_a_wide_failure_opens_at_once_and_probes_double_to_the_cap():
+    breaker = CircuitBreaker(probe_base=1.0, probe_cap=60.0, rng=random.Random(4))
+    assert breaker.record_failure(100.0, PlexUnreachable("502")) and breaker.is_open
+    gaps, now = [], 100.0
+    for _ in range(9):
+        gaps.append(breaker.next_probe_at - now)
+        now = breaker.next_probe_at
+        assert breaker.probe_due(now) and not breaker.probe_due(now - 0.01)
+        breaker.record_probe(False, now, PlexUnreachable("502"))
+    for gap, nominal in zip(gaps, (1, 2, 4, 8, 16, 32, 60, 60, 60)):
+        assert nominal / 2 <= gap <= nominal
+    assert breaker.snapshot()["probes"] == 9
+    assert breaker.record_probe(True, now) and breaker.open_for_traffic()
+
+
+def test_the_worker_clock_shrinks_as_a_whole():
+    options = WorkerOptions().scaled(0.01)
+    assert options.probe_base_seconds == pytest.approx(0.01) and options.probe_cap_seconds == pytest.approx(0.6)
+    assert options.backoff_base_seconds == pytest.approx(0.1) and options.not_in_plex_schedule[0] == pytest.approx(0.6)
+    assert options.max_batch == WorkerOptions().max_batch
+    assert WorkerOptions.from_env({"PLEXSYNC_TIME_SCALE": "0.5"}).pause_seconds == pytest.approx(15.0)
+    assert WorkerOptions.from_env({"PLEXSYNC_TIME_SCALE": "nonsense"}) == WorkerOptions()
+
+
+def test_the_down_line_says_since_when_how_many_probes_and_what_waits():
+    line = down_line("Plex", {"opened_at": 0.0, "probes": 4}, 1500)
+    assert line.startswith("Plex has not been answering since ") and line.endswith("(4 probes); 1,500 scenes waiting")
