@@ -78,7 +78,7 @@ def _breaker_line(breaker: Dict[str, Any], now: float, waiting: Optional[int] = 
     if breaker.get("state") != "open":
         return f"{name}: answering when last used (circuit breaker closed)"
     probe = breaker.get("next_probe_at")
-    return (f"{name}: {down_line(name, breaker, waiting)}; only probes reach {name}"
+    return (f"{down_line(name, breaker, waiting)}; only probes reach {name}, nothing is charged"
             + (f", next probe {when(probe, now)}" if probe else ""))
 
 

@@ -7,7 +7,16 @@ of their own) and raises a `common.errors.SyncError` when the whole job failed (
 unreachable, bad settings). `SceneGone` for a scene means "nothing to sync": it is dropped.
 
 The factory the drainer is given builds a processor together with what the worker needs to know
-about the settings it was built from: the retry limit and the secrets to mask in messages.
+about the settings it was built from: the retry limit and the secrets to mask in messages. A
+factory that raises `PlexUnreachable`/`StashUnreachable` opens that server's breaker; the
+worker calls it again when a probe is due.
+
+Two optional methods (the worker checks for them): `probe(scope)` sends one cheap request to
+"plex" or "stash" while that breaker is open (without it, the next due job is the probe), and
+`use_breakers(plex, stash, clock)` hands the processor the worker's breakers
+(worker.breaker.CircuitBreaker, thread-safe), so it reports each request's outcome itself and
+stops a batch the moment Plex is not open for traffic; a processor that takes them must then
+do so for every request (the worker no longer feeds them from job outcomes).
 """
 from __future__ import annotations
 
