@@ -18,8 +18,9 @@ the Plex breaker. Standard library only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, Optional, Tuple, Type
+TYPE_CHECKING = False  # the hook imports this module: neither typing nor dataclasses on its path
+if TYPE_CHECKING:
+    from typing import Dict, Optional, Tuple, Type
 
 ITEM, PLEX, STASH, CONFIG, NOTHING = "item", "plex", "stash", "configuration", "nothing"
 # treatments
@@ -88,14 +89,16 @@ class SceneGone(SyncError):
     kind = "gone"
 
 
-@dataclass(frozen=True)
 class Failure:
     """One row of the table: a class of failure, whose it is, and what the worker does."""
 
-    error: Type[SyncError]
-    scope: str
-    treatment: str
-    seen_as: str
+    __slots__ = ("error", "scope", "treatment", "seen_as")
+
+    def __init__(self, error: Type[SyncError], scope: str, treatment: str, seen_as: str) -> None:
+        self.error, self.scope, self.treatment, self.seen_as = error, scope, treatment, seen_as
+
+    def __repr__(self) -> str:
+        return f"Failure({self.error.__name__}, {self.scope!r}, {self.treatment!r})"
 
 
 TABLE: Tuple[Failure, ...] = (

@@ -34,6 +34,7 @@ from common.settings import WHERE
 
 TOKEN_REJECTED = f"Plex rejected the token: check plex_token in {WHERE}"
 _STATUS = re.compile(r"^\((\d{3})\)")
+_CERTIFICATE = re.compile(r"(?i)certificate|hostname mismatch")
 _MAX_DETAIL = 300
 
 
@@ -74,9 +75,11 @@ def classify(exc: BaseException, what: str, secrets: Iterable[str] = (), fields:
     if isinstance(exc, SyncError):
         return exc
     if isinstance(exc, requests.exceptions.SSLError):
-        return PlexUnreachable(_short(
-            f"Plex's TLS handshake failed while {what}: install a trusted certificate, use http, "
-            f"or turn verify_tls off in {WHERE} ({exc})", secrets))
+        if _CERTIFICATE.search(str(exc)):  # waiting will not fix this one: a person must act
+            return ConfigurationError(_short(
+                f"Plex's TLS certificate was rejected while {what}: install a trusted certificate, use http, "
+                f"or turn verify_tls off in {WHERE} ({exc})", secrets))
+        return PlexUnreachable(_short(f"the TLS handshake with Plex failed while {what}: {exc}", secrets))
     if isinstance(exc, requests.exceptions.ConnectionError):
         if _is_connect_failure(exc):
             return PlexUnreachable(_short(f"Plex is unreachable while {what}: {exc}", secrets))

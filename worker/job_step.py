@@ -61,16 +61,18 @@ class SceneProcessor:
         self._stash_breaker: Any = None
         self._clock: Callable[[], float] = time.time
 
-    def use_breakers(self, plex: Any, stash: Any, clock: Callable[[], float] = time.time) -> None:
+    def use_breakers(self, plex: Any, stash: Any, clock: Callable[[], float] = time.time) -> bool:
         """Report each request's outcome to these breakers (worker.breaker.CircuitBreaker)."""
         self._plex_breaker, self._stash_breaker, self._clock = plex, stash, clock
+        return True
 
-    def probe(self, scope: str) -> None:
+    def probe(self, scope: str) -> bool:
         """One cheap request to the server a breaker is open for (plex: GET /identity)."""
         if scope == "stash":
             self.stash.version()
         else:
             self.plex.ping()
+        return True
 
     def process(self, job: Job) -> JobResult:
         scene_ids = [int(scene_id) for scene_id in job.scene_ids]

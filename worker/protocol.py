@@ -11,17 +11,18 @@ about the settings it was built from: the retry limit and the secrets to mask in
 factory that raises `PlexUnreachable`/`StashUnreachable` opens that server's breaker; the
 worker calls it again when a probe is due.
 
-Two optional methods (the worker checks for them): `probe(scope)` sends one cheap request to
-"plex" or "stash" while that breaker is open (without it, the next due job is the probe), and
-`use_breakers(plex, stash, clock)` hands the processor the worker's breakers
-(worker.breaker.CircuitBreaker, thread-safe), so it reports each request's outcome itself and
-stops a batch the moment Plex is not open for traffic; a processor that takes them must then
-do so for every request (the worker no longer feeds them from job outcomes).
+Two more methods concern the breakers: `probe(scope)` sends one cheap request to "plex" or
+"stash" while that breaker is open and returns True (False: this processor cannot probe, so the
+next due job is the probe), and `use_breakers(plex, stash, clock)` hands the processor the
+worker's breakers (worker.breaker.CircuitBreaker, thread-safe) and returns True when it reports
+each request's outcome to them itself and stops a batch the moment Plex is not open for traffic
+(the worker then no longer feeds them from job outcomes). `ProcessorBase` gives the defaults
+(no probe, no reporting) to processors that need neither, such as the scripted ones in tests.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Protocol, Tuple
+from typing import Any, Callable, Dict, Protocol, Tuple
 
 from common.errors import SyncError
 from sync_queue.jobs import Job
@@ -35,7 +36,24 @@ class JobResult:
 class Processor(Protocol):
     def process(self, job: Job) -> JobResult: ...
 
+    def probe(self, scope: str) -> bool: ...
+
+    def use_breakers(self, plex: Any, stash: Any, clock: Callable[[], float]) -> bool: ...
+
     def close(self) -> None: ...
+
+
+class ProcessorBase:
+    """The breaker methods of a processor that neither probes nor reports outcomes itself."""
+
+    def probe(self, scope: str) -> bool:
+        return False
+
+    def use_breakers(self, plex: Any, stash: Any, clock: Callable[[], float]) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)

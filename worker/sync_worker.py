@@ -169,11 +169,10 @@ class SyncWorker:
 
     def _probe(self, scope: str, breaker: CircuitBreaker, now: float) -> bool:
         """One probe of `scope`; True when the processor cannot probe (the next job is the probe)."""
-        probe = getattr(self._processor, "probe", None)
-        if probe is None:
-            return True
+        assert self._processor is not None
         try:
-            probe(scope)
+            if not self._processor.probe(scope):
+                return True
         except Exception as exc:
             breaker.record_probe(False, now, exc)
             self._report_breaker(now, scope, True)
@@ -226,10 +225,7 @@ class SyncWorker:
             self._pause(exc, now)
             return False
         self._processor = ready.processor
-        bind = getattr(ready.processor, "use_breakers", None)
-        self._processor_feeds_breakers = bind is not None
-        if bind is not None:
-            bind(self.breaker, self.stash_breaker, self.clock)
+        self._processor_feeds_breakers = ready.processor.use_breakers(self.breaker, self.stash_breaker, self.clock)
         for scope, breaker in self._breakers.items():
             if breaker.record_success():
                 self._report_breaker(now, scope, True)

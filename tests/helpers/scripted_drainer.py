@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:
 from common.errors import PermanentError  # noqa: E402
 from common.log import setup_file_logging  # noqa: E402
 from worker.drainer import run_drainer  # noqa: E402
-from worker.protocol import JobResult, ReadyProcessor  # noqa: E402
+from worker.protocol import JobResult, ProcessorBase, ReadyProcessor  # noqa: E402
 from worker.sync_worker import WorkerOptions  # noqa: E402
 
 RECORD_SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, pid INTEGER, scene_ids TEXT,"
@@ -45,7 +45,7 @@ def open_record(path: str) -> sqlite3.Connection:
     return connection
 
 
-class RecordingProcessor:
+class RecordingProcessor(ProcessorBase):
     def __init__(self, record_path: str, job_seconds: float, permanent_ids: set) -> None:
         self.record = open_record(record_path)
         self.job_seconds = job_seconds

@@ -6,11 +6,11 @@ import time
 
 from sync_queue.rows import enqueue
 from sync_queue.stores import open_stores
-from worker.protocol import JobResult, ReadyProcessor
+from worker.protocol import JobResult, ProcessorBase, ReadyProcessor
 from worker.sync_worker import SyncWorker, WorkerOptions
 
 
-class NoOp:
+class NoOp(ProcessorBase):
     def process(self, job):
         return JobResult()
 

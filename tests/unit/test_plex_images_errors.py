@@ -68,7 +68,8 @@ def _refused() -> requests.exceptions.ConnectionError:
     # issue 10: a reset, a read timeout and TLS are Plex-wide (the breaker opens, nothing is charged)
     (requests.exceptions.ConnectionError("Connection aborted, RemoteDisconnected"), PlexUnreachable),
     (requests.exceptions.ReadTimeout("read timed out"), PlexUnreachable),
-    (requests.exceptions.SSLError("certificate verify failed"), PlexUnreachable),
+    (requests.exceptions.SSLError("certificate verify failed"), ConfigurationError),
+    (requests.exceptions.SSLError("EOF occurred in violation of protocol"), PlexUnreachable),
     (requests.exceptions.InvalidURL("bad"), ConfigurationError),
     (Unauthorized("(401) unauthorized; http://h/ "), ConfigurationError),
     (BadRequest("(403) forbidden; http://h/ "), ConfigurationError),

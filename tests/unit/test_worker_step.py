@@ -13,13 +13,13 @@ from common.errors import (
 )
 from sync_queue.jobs import Job
 from sync_queue.stores import open_stores
-from worker.protocol import JobResult, ReadyProcessor
+from worker.protocol import JobResult, ProcessorBase, ReadyProcessor
 from worker.sync_worker import SyncWorker, WorkerOptions
 
 T0 = 1_000_000.0
 
 
-class ScriptedProcessor:
+class ScriptedProcessor(ProcessorBase):
     """Succeeds unless told otherwise: `fail(scene, *errors)` fails that scene once per error,
     `raise_next(*errors)` fails whole jobs."""
 
