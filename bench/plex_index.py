@@ -22,6 +22,7 @@ from common.models import Scene, SceneFile  # noqa: E402
 from common.settings import settings_from_mapping  # noqa: E402
 from devkit.fakes.plex_server import FakePlexServer  # noqa: E402
 from plex.target import PlexTarget  # noqa: E402
+from sync_queue.db import Database  # noqa: E402
 
 
 def run(items: int, page_size: int) -> None:
@@ -37,7 +38,8 @@ def run(items: int, page_size: int) -> None:
             settings = settings_from_mapping({"plex_url": plex.url, "plex_token": plex.token})
             plex.reset_counts()
             started = time.perf_counter()
-            target = PlexTarget.connect(settings, data, data / "queue.db", lambda url: b"", page_size=page_size)
+            database = Database(data)
+            target = PlexTarget.connect(settings, data, database, lambda url: b"", page_size=page_size)
             rows = target.refresh_index(full=True)
             elapsed = time.perf_counter() - started
             requests = sum(plex.counts().values())

@@ -233,6 +233,7 @@ def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: 
         result = run_mode(mode, ctx, **options)
     finally:
         progress.close()
+        ctx.services.close()
     if args.json:
         import json
 

@@ -94,7 +94,10 @@ def run_task(plugin_input: PluginInput) -> str:
     ctx = TaskContext(data_dir=data_dir, plugin_dir=plugin_dir,
                       services=Services(data_dir), connection=connection, progress=StashProgress(log))
     log.info("PlexSync task %s started", mode)
-    result = run_mode(mode, ctx, **options)
+    try:
+        result = run_mode(mode, ctx, **options)
+    finally:
+        ctx.services.close()
     log.info(result.title)
     for line in result.lines:
         log.info("  %s", line)

@@ -2,10 +2,12 @@
 
 Each process that does more than a hook builds one `Services` for its data dir and hands it to
 tasks (through their `TaskContext`) and to the drainer, so every run does the same things in the
-same order: connect to Stash (switching to its API key when it has a login), save the
-connection for the detached drainer, read and validate settings, refresh the hook's settings
-snapshot, then connect to Plex. Secrets learned on the way are added to the log redaction.
-Tasks and the worker never import this module: they are handed what it builds.
+same order: connect to Stash (switching to its API key when it has a login), read and validate
+settings, then connect to Plex. Connecting writes nothing; `remember_stash` (the connection for
+the detached drainer, the hook's settings snapshot) is its own call, made by the runs that should,
+so the read-only health check writes nothing. One queue database per process. Secrets learned on
+the way are added to the log redaction. Tasks and the worker never import this module: they are
+handed what it builds.
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from stash.client import StashClient
 from stash.connection import StashConnection, load_connection, save_connection
 from stash.settings import PLUGIN_ID, write_hook_snapshot
 from sync_queue.db import Database
-from sync_queue.rows import db_path
 from sync_queue.sync_state import SyncStateStore
 from worker.protocol import ProcessorFactory, ReadyProcessor
 
@@ -33,40 +34,65 @@ class StashSession:
 
 
 class Services:
-    """What tasks, the CLI and the drainer of one process are built from, for one data dir."""
+    """What tasks, the CLI and the drainer of one process are built from, for one data dir.
+
+    It opens the process's one queue database on first use (`database()`) and hands it to every
+    store and to the Plex index; `close()` closes it when the process is done.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
+        self._database: Optional[Database] = None
+
+    def database(self, synchronous: str = "FULL") -> Database:
+        """The process's one database handle (`synchronous` counts only for the first call)."""
+        if self._database is None:
+            self._database = Database(self.data_dir, synchronous=synchronous)
+        return self._database
+
+    def close(self) -> None:
+        database, self._database = self._database, None
+        if database is not None:
+            database.close()
+
+    def stash_client(self, connection: StashConnection) -> StashClient:
+        """Connect to Stash (switching to its API key when it has a login); writes nothing."""
+        add_secrets(connection.secrets)
+        client = StashClient(connection)
+        add_secrets(client.secrets)
+        return client
+
+    def read_settings(self, client: StashClient, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
+        """PlexSync's settings as Stash stores them; `overrides` (CLI flags, PLEXSYNC_*) win."""
+        values = dict(client.plugin_settings(PLUGIN_ID))
+        values.update(overrides or {})
+        settings = settings_from_mapping(values)
+        add_secrets(settings.secrets)
+        return settings
 
     def connect_stash(self, connection: StashConnection,
                       overrides: Optional[Mapping[str, Any]] = None) -> StashSession:
-        """Connect to Stash, remember how (for the drainer), and read PlexSync's settings.
-
-        `overrides` (from CLI flags or PLEXSYNC_* variables) win over what Stash stores.
-        """
-        add_secrets(connection.secrets)
-        client = StashClient(connection)
+        """A Stash client and the settings read through it; writes nothing (see remember_stash)."""
+        client = self.stash_client(connection)
         try:
-            add_secrets(client.secrets)
-            save_connection(self.data_dir, client.connection)
-            values = dict(client.plugin_settings(PLUGIN_ID))
-            values.update(overrides or {})
-            settings = settings_from_mapping(values)
-            add_secrets(settings.secrets)
-            write_hook_snapshot(self.data_dir, settings)
-            if (settings.connect_timeout, settings.read_timeout) != client.timeout:
-                client.timeout = (settings.connect_timeout, settings.read_timeout)
+            settings = self.read_settings(client, overrides)
         except BaseException:
             client.close()
             raise
         return StashSession(client, settings)
+
+    def remember_stash(self, session: StashSession) -> None:
+        """Leave the detached drainer the connection (with the API key, once known) and the hook
+        the settings it needs (the snapshot)."""
+        save_connection(self.data_dir, session.client.connection)
+        write_hook_snapshot(self.data_dir, session.settings)
 
     def connect_plex(self, settings: Settings, fetch_image: Callable[[str], bytes]) -> Any:
         """A connected `plex.target.PlexTarget` (imported here: only runs that talk to Plex pay for plexapi)."""
         from plex.target import PlexTarget
 
         settings.require_plex()
-        return PlexTarget.connect(settings, self.data_dir, db_path(self.data_dir), fetch_image)
+        return PlexTarget.connect(settings, self.data_dir, self.database(), fetch_image)
 
     def processor_factory(self, connection: Optional[StashConnection] = None,
                           overrides: Optional[Mapping[str, Any]] = None) -> ProcessorFactory:
@@ -75,23 +101,18 @@ class Services:
 
         def build() -> ReadyProcessor:
             session = self.connect_stash(connection or load_connection(self.data_dir), overrides)
-            plex = None
-            database = None
             try:
+                self.remember_stash(session)
                 plex = self.connect_plex(session.settings, session.client.fetch_image)
-                database = Database(self.data_dir, synchronous="NORMAL")
             except BaseException:
                 session.client.close()
-                if plex is not None:
-                    plex.close()
                 raise
 
             def close() -> None:
                 plex.close()
                 session.client.close()
-                database.close()
 
-            processor = SceneProcessor(session.client, plex, SyncStateStore(database), on_close=close)
+            processor = SceneProcessor(session.client, plex, SyncStateStore(self.database()), on_close=close)
             return ReadyProcessor(processor, max_retries=session.settings.max_retries,
                                   secrets=session.settings.secrets + session.client.secrets)
 
@@ -110,5 +131,9 @@ class Services:
             setup_console_logging()
         else:
             setup_file_logging(self.data_dir / DRAINER_LOG)
-        return run_drainer(self.data_dir, self.processor_factory(connection, overrides),
-                           options=WorkerOptions.from_env())
+        database = self.database(synchronous="NORMAL")  # a drainer-only process (see Database)
+        try:
+            return run_drainer(self.data_dir, self.processor_factory(connection, overrides),
+                               options=WorkerOptions.from_env(), database=database)
+        finally:
+            self.close()

@@ -6,18 +6,16 @@ go through SQL indexes, so 100,000 items cost disk, not memory. A rebuild writes
 generation and drops the old one at the end, so a crash mid-build leaves the previous index
 usable. `plex_meta` holds when and for what libraries the index was built; `plex_written`
 remembers what PlexSync last wrote per item (the preserve_plex_edits rule and clearing a
-rating need it). Stdlib only; its own connection (WAL, busy timeout) to the database file the
-caller names — the product passes the queue's database in the data directory.
+rating need it). Stdlib only. It has no connection of its own: it is handed the process's one
+database handle (the queue's `sync_queue.db.Database`, through the composition root), so every
+write of a process goes through one connection and one lock.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, ContextManager, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
-from common.datadir import touch_private
 from common.pathmap import normalize
 from plex.matcher import Candidate, base_key, fold_key
 
@@ -41,39 +39,41 @@ CREATE TABLE IF NOT EXISTS plex_written (
 Row = Tuple[int, str, Optional[int], Optional[int]]
 
 
+class Database(Protocol):
+    """What the index needs of the process's database handle (sync_queue.db.Database has it)."""
+
+    def transaction(self) -> ContextManager[sqlite3.Connection]: ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> List[tuple]: ...
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> Optional[tuple]: ...
+
+
 class LibraryIndex:
     """Plex file path → (section, ratingKey), persistent and bounded."""
 
-    def __init__(self, db_path: Path, busy_timeout: float = 10.0):
-        db_path = Path(db_path)
-        if not db_path.exists():
-            touch_private(db_path)
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(str(db_path), timeout=busy_timeout, check_same_thread=False)
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")  # the index is a cache: a lost last page is rebuilt
-        with self._lock, self._conn:
-            self._conn.executescript(_SCHEMA)
+    def __init__(self, db: Database):
+        self._db = db
+        with db.transaction() as connection:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                connection.execute(statement)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """Nothing to release: the database handle belongs to whoever opened it."""
 
     # -- metadata ---------------------------------------------------------------------------
     def meta(self, key: str, default: str = "") -> str:
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM plex_meta WHERE key = ?", (key,)).fetchone()
+        row = self._db.query_one("SELECT value FROM plex_meta WHERE key = ?", (key,))
         return row[0] if row else default
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self._lock, self._conn:
-            self._conn.execute("INSERT OR REPLACE INTO plex_meta(key, value) VALUES (?, ?)", (key, str(value)))
+        with self._db.transaction() as connection:
+            connection.execute("INSERT OR REPLACE INTO plex_meta(key, value) VALUES (?, ?)", (key, str(value)))
 
     def prune_meta(self, prefix: str, before: float) -> None:
         """Forget `prefix*` entries whose value (a timestamp) is older than `before`."""
-        with self._lock, self._conn:
-            self._conn.execute("DELETE FROM plex_meta WHERE key LIKE ? AND CAST(value AS REAL) < ?",
+        with self._db.transaction() as connection:
+            connection.execute("DELETE FROM plex_meta WHERE key LIKE ? AND CAST(value AS REAL) < ?",
                                (prefix.replace("%", "") + "%", before))
 
     # -- building ---------------------------------------------------------------------------
@@ -92,11 +92,11 @@ class LibraryIndex:
             gen = int(self.meta("generation", "0") or 0)
         values = [(section_id, rk, path, normalize(path), fold_key(path), base_key(path), size, added, gen)
                   for rk, path, size, added in rows if path]
-        with self._lock, self._conn:
+        with self._db.transaction() as connection:
             if refresh:
-                self._conn.executemany("DELETE FROM plex_items WHERE path = ? AND section_id = ? AND rating_key != ?",
+                connection.executemany("DELETE FROM plex_items WHERE path = ? AND section_id = ? AND rating_key != ?",
                                        [(v[2], section_id, v[1]) for v in values])
-            self._conn.executemany(
+            connection.executemany(
                 "INSERT OR REPLACE INTO plex_items(section_id, rating_key, path, norm, fold, base, size, added_at, gen)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
         return len(values)
@@ -104,12 +104,12 @@ class LibraryIndex:
     def finish_build(self, gen: int, section_ids: Sequence[int], signature: str, now: float) -> int:
         """Drop rows of older generations and of unselected sections; record the build. Returns the row count."""
         marks = ",".join("?" * len(section_ids)) or "NULL"
-        with self._lock, self._conn:
-            self._conn.execute("DELETE FROM plex_items WHERE gen < ?", (gen,))
-            self._conn.execute(f"DELETE FROM plex_items WHERE section_id NOT IN ({marks})", tuple(section_ids))
-            self._conn.execute("DELETE FROM plex_written WHERE rating_key NOT IN (SELECT rating_key FROM plex_items)")
+        with self._db.transaction() as connection:
+            connection.execute("DELETE FROM plex_items WHERE gen < ?", (gen,))
+            connection.execute(f"DELETE FROM plex_items WHERE section_id NOT IN ({marks})", tuple(section_ids))
+            connection.execute("DELETE FROM plex_written WHERE rating_key NOT IN (SELECT rating_key FROM plex_items)")
             for key, value in (("generation", gen), ("built_at", now), ("signature", signature)):
-                self._conn.execute("INSERT OR REPLACE INTO plex_meta(key, value) VALUES (?, ?)", (key, str(value)))
+                connection.execute("INSERT OR REPLACE INTO plex_meta(key, value) VALUES (?, ?)", (key, str(value)))
         return self.count()
 
     def built_at(self) -> float:
@@ -121,25 +121,21 @@ class LibraryIndex:
         return not built or self.meta("signature") != signature or now - built > max_age or now < built
 
     def remove_item(self, rating_key: int) -> None:
-        with self._lock, self._conn:
-            self._conn.execute("DELETE FROM plex_items WHERE rating_key = ?", (rating_key,))
+        with self._db.transaction() as connection:
+            connection.execute("DELETE FROM plex_items WHERE rating_key = ?", (rating_key,))
 
     def latest_added(self, section_id: int) -> int:
-        with self._lock:
-            row = self._conn.execute("SELECT MAX(added_at) FROM plex_items WHERE section_id = ?",
-                                     (section_id,)).fetchone()
-        return int(row[0] or 0)
+        row = self._db.query_one("SELECT MAX(added_at) FROM plex_items WHERE section_id = ?", (section_id,))
+        return int(row[0] or 0) if row else 0
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM plex_items").fetchone()[0])
+        row = self._db.query_one("SELECT COUNT(*) FROM plex_items")
+        return int(row[0]) if row else 0
 
     # -- lookups (the matcher's Lookup protocol) --------------------------------------------
     def _find(self, column: str, value: str) -> List[Candidate]:
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT section_id, rating_key, path, size FROM plex_items WHERE {column} = ?"
-                f" ORDER BY rating_key LIMIT {MAX_CANDIDATES}", (value,)).fetchall()
+        rows = self._db.query(f"SELECT section_id, rating_key, path, size FROM plex_items WHERE {column} = ?"
+                              f" ORDER BY rating_key LIMIT {MAX_CANDIDATES}", (value,))
         return [Candidate(int(s), int(rk), p, sz) for s, rk, p, sz in rows]
 
     def by_path(self, path: str) -> List[Candidate]:
@@ -156,8 +152,7 @@ class LibraryIndex:
 
     # -- what PlexSync last wrote per item --------------------------------------------------
     def written(self, rating_key: int) -> Dict[str, Any]:
-        with self._lock:
-            row = self._conn.execute("SELECT data FROM plex_written WHERE rating_key = ?", (rating_key,)).fetchone()
+        row = self._db.query_one("SELECT data FROM plex_written WHERE rating_key = ?", (rating_key,))
         try:
             return dict(json.loads(row[0])) if row else {}
         except (TypeError, ValueError):
@@ -165,6 +160,6 @@ class LibraryIndex:
 
     def set_written(self, rating_key: int, data: Dict[str, Any], now: float) -> None:
         text = json.dumps(data, ensure_ascii=False, sort_keys=True)
-        with self._lock, self._conn:
-            self._conn.execute("INSERT OR REPLACE INTO plex_written(rating_key, data, updated_at) VALUES (?, ?, ?)",
+        with self._db.transaction() as connection:
+            connection.execute("INSERT OR REPLACE INTO plex_written(rating_key, data, updated_at) VALUES (?, ?, ?)",
                                (rating_key, text, now))

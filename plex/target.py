@@ -22,7 +22,7 @@ from plex.client import PlexClient
 from plex.errors import ItemVanished
 from plex.fields import for_item_type, metadata_hash, wanted
 from plex.images import ImagePlan, needs_download, plan_images
-from plex.index import LibraryIndex
+from plex.index import Database, LibraryIndex
 from plex.index_refresh import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, IndexRefresher
 from plex.matcher import AMBIGUOUS, MATCHED, MISSING, MatchResult, match_files
 from plex.writer import ART_LOCK, POSTER_LOCK, ItemState, plan_edit
@@ -50,14 +50,15 @@ class PlexTarget:
         self._rules = settings.path_rules
 
     @classmethod
-    def connect(cls, settings: Settings, data_dir: Path, db_path: Path, fetch_image: Callable[[str], bytes], *,
+    def connect(cls, settings: Settings, data_dir: Path, database: Database, fetch_image: Callable[[str], bytes], *,
                 clock: Callable[[], float] = time.time, page_size: int = PAGE_SIZE, max_age: float = MAX_AGE,
                 recent_interval: float = RECENT_INTERVAL, scan_interval: float = SCAN_INTERVAL) -> "PlexTarget":
-        """Open Plex (GET /), check the libraries setting (GET /library/sections), open the index."""
+        """Open Plex (GET /), check the libraries setting (GET /library/sections), open the index
+        on `database` (the process's one handle, which the caller keeps and closes)."""
         client = PlexClient.connect(settings, Path(data_dir))
         index: Optional[LibraryIndex] = None
         try:
-            index = LibraryIndex(Path(db_path))
+            index = LibraryIndex(database)
             library = IndexRefresher(client, index, settings.libraries, clock=clock, page_size=page_size,
                                    max_age=max_age, recent_interval=recent_interval, scan_interval=scan_interval)
             library.load_sections()

@@ -75,6 +75,10 @@ class UnreadableRow:
 class JobQueue:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # persist-queue keeps a connection of its own to the same file: SQLiteAckQueue opens it in
+        # its constructor (which also creates its table) and offers no way to hand it ours. Only
+        # resume_in_progress goes through it, so its status codes stay persist-queue's; every other
+        # read and write uses `db`.
         # auto_resume=False: resetting in-progress rows is the lock holder's job alone.
         self._ack_queue = SQLiteAckQueue(
             str(db.data_dir), name=QUEUE_NAME, db_file_name=DB_FILENAME, auto_resume=False,

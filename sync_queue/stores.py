@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Optional
 
 from sync_queue.db import Database
 from sync_queue.dead_letters import DeadLetters
@@ -18,10 +19,12 @@ class Stores:
     dead_letters: DeadLetters
     sync_state: SyncStateStore
     status: DrainerStatus
+    owns_db: bool = True  # False: the database was handed in, and its opener closes it
 
     def close(self) -> None:
         self.jobs.close()
-        self.db.close()
+        if self.owns_db:
+            self.db.close()
 
     def __enter__(self) -> "Stores":
         return self
@@ -30,12 +33,15 @@ class Stores:
         self.close()
 
 
-def open_stores(data_dir: "os.PathLike[str] | str", *, for_drainer: bool = False) -> Stores:
-    """All stores on one connection. The drainer's connection syncs less often (see Database)."""
-    db = Database(data_dir, synchronous="NORMAL" if for_drainer else "FULL")
+def open_stores(data_dir: "os.PathLike[str] | str", *, for_drainer: bool = False,
+                database: Optional[Database] = None) -> Stores:
+    """All stores on one connection: `database` (the process's, opened by the composition root) or
+    a new one. The drainer's connection syncs less often (see Database)."""
+    db = database or Database(data_dir, synchronous="NORMAL" if for_drainer else "FULL")
     try:
         jobs = JobQueue(db)
     except BaseException:
-        db.close()
+        if database is None:
+            db.close()
         raise
-    return Stores(db, jobs, DeadLetters(db), SyncStateStore(db), DrainerStatus(db))
+    return Stores(db, jobs, DeadLetters(db), SyncStateStore(db), DrainerStatus(db), owns_db=database is None)

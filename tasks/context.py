@@ -23,7 +23,17 @@ Progress = Callable[[float, str], None]
 class TaskServices(Protocol):
     """What a task is handed to reach Stash and Plex (built by the composition root, entry.wiring)."""
 
+    def database(self) -> Any: ...
+
+    def stash_client(self, connection: StashConnection) -> Any: ...
+
+    def read_settings(self, client: Any, overrides: Optional[Mapping[str, Any]] = None) -> Any: ...
+
     def connect_stash(self, connection: StashConnection, overrides: Optional[Mapping[str, Any]] = None) -> Any: ...
+
+    def remember_stash(self, session: Any) -> None: ...
+
+    def close(self) -> None: ...
 
     def connect_plex(self, settings: Any, fetch_image: Callable[[str], bytes]) -> Any: ...
 
@@ -66,24 +76,25 @@ class TaskContext:
         return load_connection(self.data_dir)
 
     def connect(self, require_plex: bool = True) -> Any:
-        """Connect to Stash, save the connection for the drainer, read and validate the settings.
-
-        Returns the session (`.client`, `.settings`); the caller closes `session.client`.
-        """
+        """Connect to Stash, read and validate the settings, and remember the connection for the
+        drainer (and the settings for the hook). Returns the session (`.client`, `.settings`);
+        the caller closes `session.client`."""
         session = self.services.connect_stash(self.stash_connection(), self.overrides)
-        if require_plex:
-            try:
+        try:
+            if require_plex:
                 session.settings.require_plex()
-            except BaseException:
-                session.client.close()
-                raise
+            self.services.remember_stash(session)
+        except BaseException:
+            session.client.close()
+            raise
         return session
 
     def open_stores(self) -> Any:
-        """The queue database's stores (sync_queue.stores.Stores); use as a context manager."""
+        """The queue database's stores (sync_queue.stores.Stores) on the process's one database
+        handle; use as a context manager (leaving it keeps the handle open for the process)."""
         from sync_queue.stores import open_stores
 
-        return open_stores(self.data_dir)
+        return open_stores(self.data_dir, database=self.services.database())
 
 
 @dataclass

@@ -72,7 +72,8 @@ class _Runner:
         from worker.drainer import run_drainer
 
         factory = self.ctx.services.processor_factory(self.ctx.connection, self.ctx.overrides)
-        run_drainer(self.ctx.data_dir, factory, options=self.ctx.drainer_options, stop_event=self.stop_event)
+        run_drainer(self.ctx.data_dir, factory, options=self.ctx.drainer_options, stop_event=self.stop_event,
+                    database=self.ctx.services.database())
 
     def stop(self) -> None:
         """End an in-process drainer (it finishes its current job); a detached one carries on."""

@@ -9,7 +9,7 @@ Plex's index and suggests the path_map that would have matched. Nothing is writt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from common.errors import ConfigurationError, SyncError
 from common.log import add_secrets
@@ -77,16 +77,12 @@ def health(ctx: TaskContext, sample: int = SAMPLE) -> TaskResult:
 
 
 def _stash(ctx: TaskContext, report: _Report) -> Any:
-    from stash.client import StashClient
-
     try:
-        connection = ctx.stash_connection()
-        client = StashClient(connection)
+        client = ctx.services.stash_client(ctx.stash_connection())
     except SyncError as exc:
         report.add("Stash", FAIL, str(exc), "is Stash running? On the command line pass --stash-url "
                                             "(and --stash-api-key when Stash has a login)")
         return None
-    add_secrets(client.secrets)
     try:
         version = client.version()
     except SyncError as exc:
@@ -98,12 +94,9 @@ def _stash(ctx: TaskContext, report: _Report) -> Any:
 
 
 def _settings(ctx: TaskContext, client: Any, report: _Report) -> Optional[Settings]:
-    values: Dict[str, Any] = {}
     try:
-        if client is not None:
-            values.update(client.plugin_settings())
-        values.update(ctx.overrides)
-        settings = settings_from_mapping(values)
+        settings = (ctx.services.read_settings(client, ctx.overrides) if client is not None
+                    else settings_from_mapping(dict(ctx.overrides)))
         settings.require_plex()
     except SyncError as exc:
         report.add("settings", FAIL, str(exc), f"set it in {WHERE}" if client is not None else "")

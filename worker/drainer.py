@@ -19,6 +19,7 @@ from typing import Callable, Optional
 
 from common.datadir import ensure_private_dir
 from common.log import get_logger
+from sync_queue.db import Database
 from sync_queue.stores import Stores, open_stores
 from worker.lock import DrainerLock, lock_path
 from worker.protocol import ProcessorFactory
@@ -33,6 +34,7 @@ PROBE_GRACE_SECONDS = 0.25
 
 def run_drainer(data_dir: "os.PathLike[str] | str", processor_factory: ProcessorFactory, *,
                 options: Optional[WorkerOptions] = None, stop_event: Optional[threading.Event] = None,
+                database: Optional[Database] = None,
                 clock: Callable[[], float] = time.time) -> int:
     """Drain until idle; 0 when done or when another drainer is already running, 1 on an error."""
     data_dir = ensure_private_dir(Path(data_dir))
@@ -45,7 +47,7 @@ def run_drainer(data_dir: "os.PathLike[str] | str", processor_factory: Processor
         return EXIT_OK
     stores: Optional[Stores] = None
     try:
-        stores = open_stores(data_dir, for_drainer=True)
+        stores = open_stores(data_dir, for_drainer=True, database=database)
         while True:
             reason = _drain_once(stores, processor_factory, options, stop_event, clock)
             stores.status.record_stopped(clock())

@@ -12,6 +12,7 @@ from common.models import Performer, Scene, SceneFile
 from common.settings import Settings, settings_from_mapping
 from devkit.fakes.plex_server import FakePlexServer
 from plex.target import PlexTarget
+from sync_queue.db import Database
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(range(256))
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
@@ -69,9 +70,10 @@ def make_settings(plex: FakePlexServer, **overrides: Any) -> Settings:
 def connect(plex: FakePlexServer, tmp_path: Path, images: Images, clock: Clock) -> Iterator[Callable[..., PlexTarget]]:
     """connect(**settings) -> a PlexTarget on the fake (closed after the test)."""
     opened: List[PlexTarget] = []
+    database = Database(tmp_path / "data")
 
     def _connect(*, page_size: int = 500, recent_interval: float = 0.0, **overrides: Any) -> PlexTarget:
-        target = PlexTarget.connect(make_settings(plex, **overrides), tmp_path / "data", tmp_path / "data" / "queue.db",
+        target = PlexTarget.connect(make_settings(plex, **overrides), tmp_path / "data", database,
                                     images, clock=clock, page_size=page_size, recent_interval=recent_interval)
         opened.append(target)
         return target
@@ -79,6 +81,7 @@ def connect(plex: FakePlexServer, tmp_path: Path, images: Images, clock: Clock) 
     yield _connect
     for target in opened:
         target.close()
+    database.close()
 
 
 _ids = itertools.count(1)

@@ -11,6 +11,7 @@ from common.errors import ConfigurationError, NotInPlexYet, PermanentError, Plex
 from devkit.fakes.plex_server import FakePlexServer
 from plex.client import IDENTIFIER_FILE, PlexClient
 from plex.target import PlexTarget
+from sync_queue.db import Database
 from tests.integration.plex_fixtures import full_scene, make_settings
 
 MOVIE = "/media/videos/clip.mp4"
@@ -137,7 +138,7 @@ def test_the_token_never_reaches_a_log_line(plex, connect, caplog):
 def test_connect_rejects_missing_settings(tmp_path):
     from common.settings import settings_from_mapping
     with pytest.raises(ConfigurationError):
-        PlexTarget.connect(settings_from_mapping({}), tmp_path, tmp_path / "q.db", lambda url: b"")
+        PlexTarget.connect(settings_from_mapping({}), tmp_path, Database(tmp_path), lambda url: b"")
 
 
 def test_the_index_database_is_private(plex, connect, tmp_path):

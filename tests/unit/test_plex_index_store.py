@@ -5,10 +5,11 @@ import os
 import stat
 
 from plex.index import LibraryIndex
+from sync_queue.db import Database
 
 
 def test_a_rebuild_replaces_the_previous_generation_and_unselected_sections(tmp_path):
-    index = LibraryIndex(tmp_path / "q.db")
+    index = LibraryIndex(Database(tmp_path))
     gen = index.begin_build()
     index.add_rows(1, [(1, "/a.mp4", 10, 100), (2, "/b.mp4", 20, 200)], gen)
     index.add_rows(2, [(3, "/c.mp4", None, None)], gen)
@@ -21,7 +22,7 @@ def test_a_rebuild_replaces_the_previous_generation_and_unselected_sections(tmp_
 
 
 def test_staleness(tmp_path):
-    index = LibraryIndex(tmp_path / "q.db")
+    index = LibraryIndex(Database(tmp_path))
     assert index.is_stale("sig", now=1000.0, max_age=60)
     index.finish_build(index.begin_build(), [], "sig", now=1000.0)
     assert not index.is_stale("sig", now=1059.0, max_age=60)
@@ -31,7 +32,7 @@ def test_staleness(tmp_path):
 
 
 def test_a_re_added_file_drops_its_old_rating_key(tmp_path):
-    index = LibraryIndex(tmp_path / "q.db")
+    index = LibraryIndex(Database(tmp_path))
     index.add_rows(1, [(5, "/a.mp4", None, 1)])
     index.add_rows(1, [(9, "/a.mp4", None, 2)])
     assert [c.rating_key for c in index.by_path("/a.mp4")] == [9]
@@ -39,7 +40,7 @@ def test_a_re_added_file_drops_its_old_rating_key(tmp_path):
 
 
 def test_lookup_keys(tmp_path):
-    index = LibraryIndex(tmp_path / "q.db")
+    index = LibraryIndex(Database(tmp_path))
     index.add_rows(1, [(5, r"D:\Media\Clip.MP4", 1, 1)])
     assert index.by_norm("d:/media/clip.mp4")[0].rating_key == 5
     assert index.by_fold("d:/media/clip.mp4")[0].rating_key == 5
@@ -47,7 +48,7 @@ def test_lookup_keys(tmp_path):
 
 
 def test_written_memory_round_trips_and_is_pruned_with_vanished_items(tmp_path):
-    index = LibraryIndex(tmp_path / "q.db")
+    index = LibraryIndex(Database(tmp_path))
     index.add_rows(1, [(5, "/a.mp4", None, None)])
     index.set_written(5, {"title": "T", "genre": ["a"], "userRating": 7.5}, now=1.0)
     index.set_written(6, {"title": "gone"}, now=1.0)
@@ -59,17 +60,17 @@ def test_written_memory_round_trips_and_is_pruned_with_vanished_items(tmp_path):
 
 
 def test_the_database_file_is_created_private_and_shared_safely(tmp_path):
-    first = LibraryIndex(tmp_path / "sub" / "q.db")
-    second = LibraryIndex(tmp_path / "sub" / "q.db")
+    first = LibraryIndex(Database(tmp_path / "sub"))
+    second = LibraryIndex(Database(tmp_path / "sub"))
     first.add_rows(1, [(1, "/a.mp4", None, None)])
     assert second.count() == 1
-    assert stat.S_IMODE(os.stat(tmp_path / "sub" / "q.db").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "sub" / "queue.db").st_mode) == 0o600
     first.close()
     second.close()
 
 
 def test_scan_marks_are_pruned(tmp_path):
-    index = LibraryIndex(tmp_path / "q.db")
+    index = LibraryIndex(Database(tmp_path))
     index.set_meta("scan:1:/a", 100.0)
     index.set_meta("scan:1:/b", 900.0)
     index.prune_meta("scan:", 500.0)

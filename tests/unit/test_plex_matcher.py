@@ -9,6 +9,7 @@ from common.models import SceneFile
 from common.pathmap import normalize, parse_path_map
 from plex.index import LibraryIndex
 from plex.matcher import AMBIGUOUS, MATCHED, MISSING, Candidate, base_key, fold_key, match_files, similarity
+from sync_queue.db import Database
 
 RULES = parse_path_map(r"/data/videos=>/media/videos; D:\Stash=>/mnt/stash")
 
@@ -41,7 +42,7 @@ def lookup_of(request, tmp_path):
     def build(candidates):
         if request.param == "memory":
             return MemoryLookup(candidates)
-        index = LibraryIndex(tmp_path / "index.db")
+        index = LibraryIndex(Database(tmp_path))
         for c in candidates:
             index.add_rows(c.section_id, [(c.rating_key, c.path, c.size, None)])
         return index
