@@ -32,6 +32,8 @@ class Scene:
     parent_studio: Optional[str] = None
     performers: Tuple[Performer, ...] = ()
     tags: Tuple[str, ...] = ()
+    # (tag name, its ancestors' names) for each tag that has parents in Stash's tag hierarchy
+    tag_parents: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     director: Optional[str] = None
     groups: Tuple[str, ...] = ()
     files: Tuple[SceneFile, ...] = ()

@@ -70,7 +70,18 @@ class Settings:
     sync_date: bool = setting(True, "Sync date", "Sync the date.")
     sync_studio: bool = setting(True, "Sync studio", "Sync the studio.")
     sync_rating: bool = setting(True, "Sync rating", "Sync the rating.")
-    sync_tags: bool = setting(True, "Sync tags", "Sync tags as genres.")
+    sync_tags: bool = setting(True, "Sync tags", "Sync tags as genres (as labels on episodes).")
+    label_tags: str = setting(
+        "", "Tags as labels",
+        "Stash tags to write as Plex labels on movies and episodes, comma-separated names; "
+        "a tag's child tags count as the tag. For Plex's restrict-by-label sharing.", empty="none")
+    label_prefix: str = setting(
+        "", "Label tag prefix",
+        "Also write as labels every tag whose name starts with this text, e.g. plex:.", empty="none")
+    exclude_tags: str = setting(
+        "", "Tags kept out of Plex",
+        "Stash tags never written to Plex as genres or labels, comma-separated names; "
+        "a tag's child tags count as the tag.", empty="none")
     sync_performers: bool = setting(True, "Sync performers", "Sync performers as actors.")
     sync_director: bool = setting(True, "Sync director", "Sync the director.")
     sync_collections: bool = setting(True, "Sync collections", "Sync studio (and groups) as collections.")
@@ -84,6 +95,14 @@ class Settings:
     @property
     def libraries(self) -> Tuple[str, ...]:
         return tuple(name.strip() for name in self.plex_library.split(",") if name.strip())
+
+    @property
+    def label_tag_names(self) -> frozenset:
+        return _names(self.label_tags)
+
+    @property
+    def excluded_tag_names(self) -> frozenset:
+        return _names(self.exclude_tags)
 
     @property
     def secrets(self) -> Tuple[str, ...]:
@@ -107,6 +126,11 @@ class Settings:
         for name in SECRET_SETTINGS:
             values[name] = "***" if values[name] else ""
         return values
+
+
+def _names(text: str) -> frozenset:
+    """Comma-separated tag names, compared case-insensitively."""
+    return frozenset(name.strip().casefold() for name in text.split(",") if name.strip())
 
 
 def default_text(kind: type, default: Any, text: str, empty: str = "") -> str:

@@ -28,7 +28,8 @@ from plex.writer import ItemState
 
 PRODUCT = "PlexSync"
 IDENTIFIER_FILE = "plex_client_id.json"
-TAG_ELEMENTS = {"Genre": "genre", "Role": "actor", "Director": "director", "Collection": "collection"}
+TAG_ELEMENTS = {"Genre": "genre", "Role": "actor", "Director": "director", "Collection": "collection",
+                "Label": "label"}  # plexapi media.Label: TAG "Label", FILTER "label"
 VALUE_ATTRS = ("title", "summary", "originallyAvailableAt", "studio", "contentRating")
 SEARCH_TYPE = {"movie": 1, "show": 4}  # what to list per section type: movies, or the episodes of a show library
 IMAGE_ROUTES = {"poster": "posters", "art": "arts"}

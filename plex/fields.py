@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from common.models import Scene
 from common.settings import Settings
@@ -34,8 +34,8 @@ ELLIPSIS = "…"
 # Plex field names (the `<name>.value` / `<name>.locked` edit parameters).
 TITLE, SUMMARY, DATE, STUDIO, CONTENT_RATING = "title", "summary", "originallyAvailableAt", "studio", "contentRating"
 # Plex tag names (`<tag>[i].tag.tag`), in the order they are written.
-GENRE, ACTOR, DIRECTOR, COLLECTION = "genre", "actor", "director", "collection"
-TAG_FIELDS = (GENRE, ACTOR, DIRECTOR, COLLECTION)
+GENRE, ACTOR, DIRECTOR, COLLECTION, LABEL = "genre", "actor", "director", "collection", "label"
+TAG_FIELDS = (GENRE, ACTOR, DIRECTOR, COLLECTION, LABEL)
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
@@ -163,8 +163,11 @@ def wanted(scene: Scene, settings: Settings) -> Wanted:
         values[STUDIO] = clean_line(scene.studio)
     if settings.content_rating.strip():
         values[CONTENT_RATING] = clean_line(settings.content_rating)
+    kept = kept_tags(scene, settings.excluded_tag_names)
     if settings.sync_tags:
-        tags[GENRE] = clean_names(scene.tags)
+        tags[GENRE] = clean_names(kept)
+    if settings.label_tag_names or settings.label_prefix.strip():
+        tags[LABEL] = clean_names(label_tags(scene, kept, settings))
     if settings.sync_performers:
         tags[ACTOR] = clean_names(p.name for p in scene.performers)
         if settings.performer_photos:
@@ -188,10 +191,32 @@ def wanted(scene: Scene, settings: Settings) -> Wanted:
     return Wanted(values, tags, thumbs, rating, settings.sync_rating)
 
 
+def _lineage(scene: Scene) -> Dict[str, FrozenSet[str]]:
+    """Each tag's own name and its ancestors' names, casefolded."""
+    parents = {name: ancestors for name, ancestors in scene.tag_parents}
+    return {tag: frozenset(name.casefold() for name in (tag, *parents.get(tag, ()))) for tag in scene.tags}
+
+
+def kept_tags(scene: Scene, excluded: FrozenSet[str]) -> Tuple[str, ...]:
+    """The scene's tags without those in `excluded` (a child tag counts as its parent)."""
+    if not excluded:
+        return scene.tags
+    lineage = _lineage(scene)
+    return tuple(tag for tag in scene.tags if not lineage[tag] & excluded)
+
+
+def label_tags(scene: Scene, kept: Sequence[str], settings: Settings) -> Tuple[str, ...]:
+    """The kept tags that are labels: named in `label_tags` (or a child of one), or prefixed."""
+    lineage = _lineage(scene)
+    chosen, prefix = settings.label_tag_names, settings.label_prefix.strip().casefold()
+    return tuple(tag for tag in kept
+                 if lineage.get(tag, frozenset()) & chosen or (prefix and tag.casefold().startswith(prefix)))
+
+
 def metadata_hash(want: Wanted, plex_paths: Sequence[str], preserve_plex_edits: bool = False) -> str:
     """A digest of everything that would be written, and where: equal hashes mean nothing to do."""
     payload = {
-        "v": 1,
+        "v": 2,  # 2: labels (episodes get their genres as labels)
         "values": want.values,
         "tags": {name: list(names) for name, names in want.tags.items()},
         "thumbs": want.thumbs,
@@ -214,6 +239,9 @@ def for_item_type(want: Wanted, item_type: str) -> Wanted:
     dropped = UNSUPPORTED.get(item_type, frozenset())
     if not dropped:
         return want
+    tags = {k: v for k, v in want.tags.items() if k not in dropped}
+    if item_type == "episode" and GENRE in want.tags:  # episodes have no genres: tags become labels
+        tags[LABEL] = clean_names((*want.tags.get(LABEL, ()), *want.tags[GENRE]))
     return Wanted({k: v for k, v in want.values.items() if k not in dropped},
-                  {k: v for k, v in want.tags.items() if k not in dropped},
+                  tags,
                   want.thumbs, want.rating, want.sync_rating)

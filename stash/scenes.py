@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from common.errors import PermanentError
@@ -28,7 +28,7 @@ fragment PlexSyncScene on Scene {
   paths { screenshot }
   studio { name parent_studio { name } }
   performers { name disambiguation image_path }
-  tags { name }
+  tags { name parents { name parents { name parents { name } } } }
   groups { group { name } }
 }
 """
@@ -129,6 +129,7 @@ def scene_from_graphql(data: Mapping[str, Any]) -> Scene:
         parent_studio=_text(parent.get("name")) or None,
         performers=_performers(data.get("performers") or ()),
         tags=_unique(_text(tag.get("name")) for tag in data.get("tags") or () if isinstance(tag, Mapping)),
+        tag_parents=_tag_parents(data.get("tags") or ()),
         director=_text(data.get("director")) or None,
         groups=_unique(
             _text((entry.get("group") or {}).get("name"))
@@ -171,6 +172,22 @@ def _unique(names: Iterable[str]) -> Tuple[str, ...]:
         if name and name not in seen:
             seen[name] = None
     return tuple(seen)
+
+
+def _ancestors(tag: Mapping[str, Any]) -> Iterator[str]:
+    for parent in tag.get("parents") or ():
+        if isinstance(parent, Mapping):
+            yield _text(parent.get("name"))
+            yield from _ancestors(parent)
+
+
+def _tag_parents(entries: Iterable[Any]) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+    """Each tag with parents, and every ancestor name the query reached (three levels up)."""
+    result = []
+    for tag in entries:
+        if isinstance(tag, Mapping) and tag.get("parents"):
+            result.append((_text(tag.get("name")), _unique(_ancestors(tag))))
+    return tuple(result)
 
 
 def _performers(entries: Iterable[Any]) -> Tuple[Performer, ...]:

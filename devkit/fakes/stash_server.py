@@ -295,6 +295,7 @@ def _build_schema():
     resolve("Scene", "studio", lambda row, info: store(info).studios.get(row.studio_id))
     resolve("Scene", "performers", lambda row, info: [store(info).performers[i] for i in row.performer_ids])
     resolve("Scene", "tags", lambda row, info: [store(info).tags[i] for i in row.tag_ids])
+    resolve("Tag", "parents", lambda tag, info: [store(info).tags[i] for i in tag.parent_ids])
     resolve("SceneGroup", "group", lambda pair, info: store(info).groups[pair[0]])
     resolve("SceneGroup", "scene_index", lambda pair, info: pair[1])
     resolve("StashID", "endpoint", lambda pair, info: pair[0])

@@ -72,6 +72,7 @@ class PerformerRow(NamedTuple):
 class TagRow(NamedTuple):
     id: int
     name: str
+    parent_ids: tuple = ()
 
 
 class GroupRow(NamedTuple):

@@ -152,3 +152,18 @@ def test_performer_photo_urls_are_bounded_in_total():
     want = wanted(dataclasses.replace(SCENE, performers=performers), Settings(performer_photos=True))
     assert len(want.tags[ACTOR]) == 100 and 0 < len(want.thumbs) < 100
     assert sum(encoded_len(url) + 24 for url in want.thumbs.values()) <= 5000
+
+
+def test_excluded_and_label_tags_follow_the_tag_hierarchy():
+    from common.models import Scene
+    from common.settings import settings_from_mapping
+    from plex.fields import LABEL, for_item_type, kept_tags, wanted
+
+    scene = Scene(id=1, tags=("Drama", "To Review", "Kids OK", "plex:Shared"),
+                  tag_parents=(("To Review", ("Workflow",)), ("Kids OK", ("Family",))))
+    settings = settings_from_mapping({"exclude_tags": "workflow", "label_tags": "Family", "label_prefix": "plex:"})
+    assert kept_tags(scene, settings.excluded_tag_names) == ("Drama", "Kids OK", "plex:Shared")
+    want = wanted(scene, settings)
+    assert want.tags[LABEL] == ("Kids OK", "plex:Shared")
+    assert for_item_type(want, "episode").tags[LABEL] == ("Kids OK", "plex:Shared", "Drama")
+    assert LABEL not in wanted(scene, settings_from_mapping({})).tags  # movie labels left to Plex

@@ -129,3 +129,12 @@ def test_scene_fragment_asks_only_for_mapped_fields():
     top = [selection.name.value for selection in fragment.selection_set.selections]
     assert top == ["id", "title", "details", "director", "date", "rating100", "organized", "updated_at",
                    "files", "paths", "studio", "performers", "tags", "groups"]
+
+
+def test_tag_ancestors_are_read_from_the_parents_chain():
+    raw = {"id": 4, "tags": [{"name": "Plain", "parents": []},
+                             {"name": "To Review", "parents": [{"name": "Workflow", "parents": [{"name": "Meta"}]},
+                                                               {"name": "Other"}]}]}
+    scene = scene_from_graphql(raw)
+    assert scene.tags == ("Plain", "To Review")
+    assert scene.tag_parents == (("To Review", ("Workflow", "Meta", "Other")),)
