@@ -18,6 +18,7 @@ from common.pathmap import PathRule, parse_path_map
 
 WHERE = "Settings → Plugins → PlexSync"
 SECRET_SETTINGS = ("plex_token",)
+MAX_PLEX_CONCURRENCY = 16
 
 
 def setting(default: Any, label: str, text: str, empty: str = "") -> Any:
@@ -48,6 +49,10 @@ class Settings:
         "Retries of a transient failure before the job goes to dead letters.")
     connect_timeout: float = setting(5.0, "Plex connect timeout (s)", "Seconds to wait to connect to Plex.")
     read_timeout: float = setting(30.0, "Plex read timeout (s)", "Seconds to wait for Plex to answer.")
+    plex_concurrency: int = setting(
+        4, "Plex requests at once",
+        f"Most scenes written to Plex at the same time (1 to {MAX_PLEX_CONCURRENCY}; 1 = one at a time). "
+        "Lowered on its own while Plex struggles.")
     verify_tls: bool = setting(True, "Verify Plex TLS certificate", "Verify Plex's TLS certificate on https URLs.")
     content_rating: str = setting(
         "", "Content rating",
@@ -194,5 +199,8 @@ def settings_from_mapping(values: Mapping[str, Any]) -> Settings:
         if name in values and values[name] is not None and values[name] != "":
             chosen[name] = _coerce(name, kind, values[name])
     settings = Settings(**chosen)
+    if not 1 <= settings.plex_concurrency <= MAX_PLEX_CONCURRENCY:
+        raise ConfigurationError(f"plex_concurrency must be 1 to {MAX_PLEX_CONCURRENCY}, "
+                                 f"got {values['plex_concurrency']!r}: {WHERE}")
     settings.path_rules  # validates path_map now, not at first use
     return settings

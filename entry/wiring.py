@@ -112,7 +112,8 @@ class Services:
                 plex.close()
                 session.client.close()
 
-            processor = SceneProcessor(session.client, plex, SyncStateStore(self.database()), on_close=close)
+            processor = SceneProcessor(session.client, plex, SyncStateStore(self.database()), on_close=close,
+                                       concurrency=session.settings.plex_concurrency)
             return ReadyProcessor(processor, max_retries=session.settings.max_retries,
                                   secrets=session.settings.secrets + session.client.secrets)
 

@@ -33,6 +33,9 @@ TAG_ELEMENTS = {"Genre": "genre", "Role": "actor", "Director": "director", "Coll
 VALUE_ATTRS = ("title", "summary", "originallyAvailableAt", "studio", "contentRating")
 SEARCH_TYPE = {"movie": 1, "show": 4}  # what to list per section type: movies, or the episodes of a show library
 IMAGE_ROUTES = {"poster": "posters", "art": "arts"}
+# GET /library/metadata/{k1,k2,...} (plexapi's fetchItems([keys])): this many keys, this long a path at most.
+BATCH_KEYS = 50
+BATCH_PATH_MAX = 1_000
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,20 @@ def parse_item(root: ET.Element, rating_key: int) -> ItemState:
         user_rating=_float(video.get("userRating")), files=files)
 
 
+def key_batches(rating_keys: List[int]) -> List[List[int]]:
+    """Rating keys in groups that each fit one bounded GET /library/metadata/{k1,k2,...}."""
+    batches: List[List[int]] = []
+    length = BATCH_PATH_MAX
+    for key in rating_keys:
+        cost = len(str(key)) + 1
+        if not batches or len(batches[-1]) >= BATCH_KEYS or length + cost > BATCH_PATH_MAX:
+            batches.append([])
+            length = len("/library/metadata/")
+        batches[-1].append(key)
+        length += cost
+    return batches
+
+
 class PlexClient:
     """A connected Plex server. Construct with `PlexClient.connect`; every method may raise classified errors."""
 
@@ -143,7 +160,7 @@ class PlexClient:
         """Check the settings, set this install's identity, and open the server (one GET /)."""
         settings.require_plex()
         set_identity(client_identifier(data_dir))
-        session = session or make_session(settings)
+        session = session or make_session(settings, pool_size=max(4, settings.plex_concurrency))
         timeout = (float(settings.connect_timeout), float(settings.read_timeout))
         with classified("connecting to Plex", settings.secrets):
             server = PlexServer(settings.plex_url, settings.plex_token, session=session, timeout=timeout)
@@ -198,6 +215,22 @@ class PlexClient:
         root = self._query(f"reading Plex item {rating_key}", f"/library/metadata/{rating_key}")
         with classified(f"reading Plex item {rating_key}", self._secrets):
             return parse_item(root, rating_key)
+
+    def items(self, rating_keys: List[int]) -> Dict[int, ItemState]:
+        """The full state of several items in one request; keys Plex does not know are left out.
+
+        At most BATCH_KEYS keys and BATCH_PATH_MAX characters: split longer lists with `key_batches`.
+        """
+        keys = ",".join(str(key) for key in rating_keys)
+        what = f"reading {len(rating_keys)} Plex items"
+        root = self._query(what, f"/library/metadata/{keys}")
+        found: Dict[int, ItemState] = {}
+        with classified(what, self._secrets):
+            for video in root if root is not None else ():
+                key = _int(video.get("ratingKey"))
+                if key is not None:
+                    found[key] = parse_item(root, key)
+        return found
 
     def edit(self, item: ItemState, params: Dict[str, Any], fields: Tuple[str, ...]) -> None:
         """One PUT carrying every given field of one item (plexapi's LibrarySection._edit request)."""

@@ -3,22 +3,31 @@
 It ties the parts together — index (where is the scene in Plex?), fields (what should Plex
 say?), writer (what must change?), images (did the screenshot change?) — and owns the request
 budget: an unchanged scene costs no request; a changed one costs a read of the item, one PUT,
-the rating, and one upload per changed image. It raises only `common.errors` classes and hands
-back `SyncRecord`s and `MatchResult`s, never plexapi objects; it knows nothing of the queue.
+the rating when it changed, and one upload per changed image; `prepare()` reads the items of a
+whole batch in one bounded request first, so the read is shared. It raises only `common.errors`
+classes and hands back `SyncRecord`s and `MatchResult`s, never plexapi objects; it knows nothing
+of the queue.
+
+Threads: `sync_scene` may run on several threads at once (the worker writes a batch
+concurrently). The library index refresh and matching run under one lock, and every read and
+write of one Plex item runs under that item's lock, so two writes to the same item never overlap
+and a second scene of the same item reads what the first one wrote.
 """
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from common.errors import ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, SyncError
 from common.log import get_logger
 from common.models import Scene, SyncRecord
 from common.pathmap import map_path
 from common.settings import WHERE, Settings
-from plex.client import PlexClient
+from plex.client import PlexClient, key_batches
 from plex.errors import ItemVanished
 from plex.fields import for_item_type, metadata_hash, wanted
 from plex.images import ImagePlan, needs_download, plan_images
@@ -36,6 +45,30 @@ def _paths_text(paths: Sequence[str]) -> str:
     return shown + (f" and {len(paths) - NAMED_PATHS} more" if len(paths) > NAMED_PATHS else "")
 
 
+class ItemLocks:
+    """One lock per Plex item in use, created on demand and dropped when nobody holds it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: Dict[int, Tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, rating_key: int) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(rating_key, (threading.Lock(), 0))
+            self._locks[rating_key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[rating_key]
+                if users <= 1:
+                    del self._locks[rating_key]
+                else:
+                    self._locks[rating_key] = (lock, users - 1)
+
+
 class PlexTarget:
     """One per drainer. Build with `PlexTarget.connect(...)`; every method raises classified errors."""
 
@@ -48,6 +81,10 @@ class PlexTarget:
         self.fetch_image = fetch_image
         self.clock = clock
         self._rules = settings.path_rules
+        self._library_lock = threading.RLock()  # index refresh, matching and scans: one thread at a time
+        self._items = ItemLocks()
+        self._prefetched: Dict[int, ItemState] = {}
+        self._prefetch_lock = threading.Lock()
 
     @classmethod
     def connect(cls, settings: Settings, data_dir: Path, database: Database, fetch_image: Callable[[str], bytes], *,
@@ -88,11 +125,12 @@ class PlexTarget:
         """Which Plex item is this scene (no writes): index first, newest items before "missing"."""
         if not scene.files:
             return MatchResult(MISSING)
-        self.library.ensure_fresh()
-        result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
-        if result.status == MISSING and self.library.refresh_recent():
+        with self._library_lock:
+            self.library.ensure_fresh()
             result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
-        return result
+            if result.status == MISSING and self.library.refresh_recent():
+                result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
+            return result
 
     def request_scan(self, scene: Scene) -> Optional[str]:
         """Under `trigger_plex_scan`, ask Plex to scan the folder of the scene's first file (as Plex sees it).
@@ -102,18 +140,78 @@ class PlexTarget:
         """
         if not self.settings.trigger_plex_scan or not scene.files:
             return None
-        return self.library.request_scan(map_path(scene.files[0].path, self._rules))
+        with self._library_lock:
+            return self.library.request_scan(map_path(scene.files[0].path, self._rules))
 
     # -- the sync ---------------------------------------------------------------------------
+    def _digest(self, scene: Scene) -> str:
+        mapped = [map_path(f.path, self._rules) for f in scene.files]
+        return metadata_hash(wanted(scene, self.settings), mapped, self.settings.preserve_plex_edits)
+
+    def _unchanged(self, scene: Scene, previous: Optional[SyncRecord], digest: str, force: bool) -> bool:
+        return (not force and previous is not None and previous.metadata_hash == digest
+                and not needs_download(scene, previous, self.settings))
+
+    def prepare(self, scenes: Sequence[Scene], previous: Dict[int, Optional[SyncRecord]], force: bool = False) -> None:
+        """Read the matched items of the scenes that will be written, several per request.
+
+        Optional: `sync_scene` reads an item itself when it was not read here. Only a Plex-wide
+        failure (unreachable, token refused) is raised; any other failure of a batch read just
+        leaves its items to be read one by one.
+        """
+        keys: List[int] = []
+        with self._library_lock:
+            for scene in scenes:
+                if not scene.files or self._unchanged(scene, previous.get(scene.id), self._digest(scene), force):
+                    continue
+                self.library.ensure_fresh()
+                result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
+                if result.status == MATCHED and result.rating_key:
+                    keys.append(int(result.rating_key))
+        keys = list(dict.fromkeys(keys))
+        fetched: Dict[int, ItemState] = {}
+        if len(keys) > 1:  # one item costs one read either way
+            for batch in key_batches(keys):
+                try:
+                    fetched.update(self.client.items(batch))
+                except (PlexUnreachable, ConfigurationError):
+                    raise
+                except SyncError as exc:
+                    log.debug("batch read of %d items failed (%s); reading them one by one", len(batch), exc)
+        with self._prefetch_lock:
+            self._prefetched = fetched
+
+    def _take_prefetched(self, rating_key: int) -> Optional[ItemState]:
+        with self._prefetch_lock:
+            return self._prefetched.pop(rating_key, None)
+
     def sync_scene(self, scene: Scene, previous: Optional[SyncRecord], force: bool = False) -> SyncRecord:
         """Make the scene's Plex item say what Stash says; returns the record for the caller to keep."""
-        want = wanted(scene, self.settings)
-        mapped = [map_path(f.path, self._rules) for f in scene.files]
-        digest = metadata_hash(want, mapped, self.settings.preserve_plex_edits)
-        if (not force and previous is not None and previous.metadata_hash == digest
-                and not needs_download(scene, previous, self.settings)):
+        digest = self._digest(scene)
+        if previous is not None and self._unchanged(scene, previous, digest, force):
             return previous
-        item = self._read(scene, previous)
+        result = self._resolve(scene, previous)
+        rating_key = int(result.rating_key or 0)
+        with self._items.hold(rating_key):
+            try:
+                item = self._take_prefetched(rating_key) or self.client.item(rating_key)
+            except ItemVanished:
+                self.index.remove_item(rating_key)
+            else:
+                return self._write(scene, previous, digest, item, force)
+        again_key = self._match_again(scene, result)
+        with self._items.hold(again_key):
+            try:
+                item = self.client.item(again_key)
+            except ItemVanished:
+                self.index.remove_item(again_key)
+                raise self._gone(scene, result) from None
+            return self._write(scene, previous, digest, item, force)
+
+    def _write(self, scene: Scene, previous: Optional[SyncRecord], digest: str, item: ItemState,
+               force: bool) -> SyncRecord:
+        """The writes for one item, under its lock: one PUT (normally), the rating if it changed, then images."""
+        want = wanted(scene, self.settings)
         same_item = previous if previous is not None and previous.rating_key == item.rating_key else None
         images = plan_images(scene, same_item, self.settings, self.fetch_image, force)
         locks = ((POSTER_LOCK,) if images.poster else ()) + ((ART_LOCK,) if images.art else ())
@@ -199,22 +297,19 @@ class PlexTarget:
         note = f"; asked Plex to scan {folder}" if folder else ""
         raise NotInPlexYet(f"scene {scene.id} is not in Plex yet (looked for {_paths_text(result.mapped_paths)}){note}")
 
-    def _read(self, scene: Scene, previous: Optional[SyncRecord]) -> ItemState:
-        """The matched item's full state; a vanished ratingKey refreshes the index and matches once more."""
-        result = self._resolve(scene, previous)
-        try:
-            return self.client.item(int(result.rating_key or 0))
-        except ItemVanished:
-            self.index.remove_item(int(result.rating_key or 0))
-        self.library.refresh_recent(force=True)
-        again = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
+    def _match_again(self, scene: Scene, result: MatchResult) -> int:
+        """After the matched ratingKey vanished: read the newest items and match once more."""
+        with self._library_lock:
+            self.library.refresh_recent(force=True)
+            again = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
         if again.status == MATCHED and again.rating_key != result.rating_key:
-            try:
-                return self.client.item(int(again.rating_key or 0))
-            except ItemVanished:
-                self.index.remove_item(int(again.rating_key or 0))
-        raise NotInPlexYet(f"scene {scene.id}: its Plex item {result.rating_key} is gone; "
-                           f"waiting for Plex to list {_paths_text(result.mapped_paths)} again")
+            return int(again.rating_key or 0)
+        raise self._gone(scene, result)
+
+    @staticmethod
+    def _gone(scene: Scene, result: MatchResult) -> NotInPlexYet:
+        return NotInPlexYet(f"scene {scene.id}: its Plex item {result.rating_key} is gone; "
+                            f"waiting for Plex to list {_paths_text(result.mapped_paths)} again")
 
     def close(self) -> None:
         self.client.close()

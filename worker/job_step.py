@@ -7,11 +7,19 @@ Plex unreachable, bad settings) are raised for the whole job, and the rest of th
 tried. Given the worker's breakers (`use_breakers`), it reports every scene's outcome to them
 and stops a batch as soon as the Plex breaker is open (500s spreading over items). A scene whose
 metadata reached Plex but whose image did not keeps its record, so its retry uploads only the image.
+
+The scenes of a batch are written by up to `concurrency` threads over the Plex client's one
+pooled session (worker/concurrency.py decides how many at a time). Each scene's record is kept
+as soon as its writes returned, and the job's outcome is recorded by the worker only after every
+started scene has finished, so a kill mid-batch at worst repeats a scene. A Plex-wide failure
+seen by one thread (or a Plex breaker no longer open for traffic) closes the batch's gate: no
+further scene starts, the ones in flight finish, and the failure is raised for the whole job.
 """
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Optional, Protocol, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Set
 
 from common.errors import (
     ConfigurationError,
@@ -25,6 +33,7 @@ from common.errors import (
 from common.log import get_logger
 from common.models import Scene, SyncRecord
 from sync_queue.jobs import Job
+from worker.concurrency import AdaptiveLimit, BatchGate
 from worker.protocol import JobResult
 
 log = get_logger("processor")
@@ -41,6 +50,8 @@ class PlexWriter(Protocol):
 
     def ping(self) -> None: ...
 
+    def prepare(self, scenes: Sequence[Scene], previous: Dict[int, Optional[SyncRecord]], force: bool) -> None: ...
+
 
 class StateStore(Protocol):
     def get(self, scene_id: int) -> Optional[SyncRecord]: ...
@@ -49,14 +60,17 @@ class StateStore(Protocol):
 
 
 class SceneProcessor:
-    """`process(job)` for the SyncWorker: one Stash request per job, one Plex sync per scene."""
+    """`process(job)` for the SyncWorker: one Stash request per job, the Plex syncs of its scenes
+    on up to `concurrency` threads."""
 
     def __init__(self, stash: SceneSource, plex: PlexWriter, state: StateStore, *,
-                 on_close: Callable[[], None] = lambda: None) -> None:
+                 on_close: Callable[[], None] = lambda: None, concurrency: int = 1) -> None:
         self.stash = stash
         self.plex = plex
         self.state = state
         self._on_close = on_close
+        self.limit = AdaptiveLimit(concurrency)
+        self._pool: Optional[ThreadPoolExecutor] = None
         self._plex_breaker: Any = None
         self._stash_breaker: Any = None
         self._clock: Callable[[], float] = time.time
@@ -82,38 +96,96 @@ class SceneProcessor:
                 self.state.delete(scene_id)
             return result
         try:
-            scenes = self.stash.find_scenes_by_ids(scene_ids)
+            found = self.stash.find_scenes_by_ids(scene_ids)
         except SyncError as exc:
             self._report(self._stash_breaker, exc, None)
             raise
         self._report(self._stash_breaker, None, None)
-        for scene_id in scene_ids:
-            scene = scenes.get(scene_id)
+        scenes: List[Scene] = []
+        for scene_id in dict.fromkeys(scene_ids):
+            scene = found.get(scene_id)
             if scene is None:
                 self.state.delete(scene_id)
                 result.failures[scene_id] = SceneGone(f"scene {scene_id} no longer exists in Stash")
-                continue
-            if self._plex_breaker is not None and not self._plex_breaker.open_for_traffic():
-                raise PlexUnreachable("Plex is not answering; the rest of the batch waits")
-            try:
-                self._sync_one(scene, job.force)
-            except ConfigurationError as exc:  # bad settings, or Stash down (an image download)
-                self._report(self._stash_breaker, exc, None)
-                raise
-            except PlexUnreachable as exc:
-                self._report(self._plex_breaker, exc, scene_id)
-                raise
-            except SyncError as exc:
-                if self._report(self._plex_breaker, exc, scene_id):
-                    raise  # 500s on different items in a row: Plex-wide, stop the batch
-                result.failures[scene_id] = exc
-            except Exception as exc:  # a bug for one scene must not fail its neighbours
-                log.exception("scene %s: unexpected failure", scene_id)
-                result.failures[scene_id] = TransientError(
-                    f"unexpected {type(exc).__name__} while syncing scene {scene_id}")
             else:
-                self._report(self._plex_breaker, None, scene_id)
+                scenes.append(scene)
+        previous = {scene.id: self.state.get(scene.id) for scene in scenes}
+        gate = BatchGate(self.limit)
+        if scenes and self._open_for_traffic(gate):
+            try:
+                self.plex.prepare(scenes, previous, job.force)  # one read for the items of the batch
+            except SyncError as exc:
+                self._report(self._plex_breaker, exc, None)
+                raise
+        result.failures.update(self._sync_all(scenes, previous, job.force, gate))
+        if gate.failure is not None:
+            raise gate.failure
         return result
+
+    def _open_for_traffic(self, gate: BatchGate) -> bool:
+        """May the next scene start? No once the gate closed or the Plex breaker stopped traffic."""
+        if self._plex_breaker is not None and gate.is_open() and not self._plex_breaker.open_for_traffic():
+            gate.record_plex_wide_failure(PlexUnreachable("Plex is not answering; the rest of the batch waits"))
+        return gate.is_open()
+
+    def _sync_all(self, scenes: List[Scene], previous: Dict[int, Optional[SyncRecord]], force: bool,
+                  gate: BatchGate) -> Dict[int, SyncError]:
+        """Sync every scene, at most `limit.limit` at a time; none starts after the gate closed."""
+        failures: Dict[int, SyncError] = {}
+        if self.limit.ceiling == 1 or len(scenes) <= 1:
+            for scene in scenes:
+                if not self._open_for_traffic(gate):
+                    break
+                self._collect(failures, scene.id, self._sync_guarded(scene, previous[scene.id], force, gate))
+            return failures
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.limit.ceiling, thread_name_prefix="plexsync-scene")
+        running: Set[Future] = set()
+        started: Dict[Future, int] = {}
+        for scene in scenes:
+            while len(running) >= self.limit.limit:
+                _, running = wait(running, return_when=FIRST_COMPLETED)
+            if not self._open_for_traffic(gate):
+                break
+            future = self._pool.submit(self._sync_guarded, scene, previous[scene.id], force, gate)
+            running.add(future)
+            started[future] = scene.id
+        wait(running)
+        for future, scene_id in started.items():
+            self._collect(failures, scene_id, future.result())
+        return failures
+
+    @staticmethod
+    def _collect(failures: Dict[int, SyncError], scene_id: int, error: Optional[SyncError]) -> None:
+        if error is not None:
+            failures[scene_id] = error
+
+    def _sync_guarded(self, scene: Scene, previous: Optional[SyncRecord], force: bool,
+                      gate: BatchGate) -> Optional[SyncError]:
+        """One scene: its own failure is returned; a Plex-wide one closes the gate. Never raises."""
+        began = time.monotonic()
+        try:
+            wrote = self._sync_one(scene, previous, force)
+        except ConfigurationError as exc:  # bad settings, or Stash down (an image download)
+            self._report(self._stash_breaker, exc, None)
+            gate.record_plex_wide_failure(exc)
+            return None
+        except PlexUnreachable as exc:
+            self._report(self._plex_breaker, exc, scene.id)
+            gate.record_plex_wide_failure(exc)
+            return None
+        except SyncError as exc:
+            if self._report(self._plex_breaker, exc, scene.id):
+                gate.record_plex_wide_failure(exc)  # 500s on different items in a row: Plex-wide
+                return None
+            return exc
+        except Exception as exc:  # a bug for one scene must not fail its neighbours
+            log.exception("scene %s: unexpected failure", scene.id)
+            return TransientError(f"unexpected {type(exc).__name__} while syncing scene {scene.id}")
+        self._report(self._plex_breaker, None, scene.id)
+        if wrote:  # an unchanged scene costs no request: its time says nothing about Plex
+            gate.record_success(time.monotonic() - began)
+        return None
 
     def _report(self, breaker: Any, error: Optional[BaseException], subject: Any) -> bool:
         """Tell `breaker` how a request went; True when it is open afterwards."""
@@ -125,8 +197,8 @@ class SceneProcessor:
             breaker.record_success()  # the server answered (an item's 404 or 400 is an answer too)
         return False
 
-    def _sync_one(self, scene: Scene, force: bool) -> None:
-        previous = self.state.get(scene.id)
+    def _sync_one(self, scene: Scene, previous: Optional[SyncRecord], force: bool) -> bool:
+        """True when Plex was written (the scene's record renewed)."""
         try:
             record = self.plex.sync_scene(scene, previous, force=force)
         except SyncError as exc:
@@ -136,6 +208,11 @@ class SceneProcessor:
             raise
         if record is not previous:
             self.state.put(record)
+            return True
+        return False
 
     def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         self._on_close()

@@ -69,6 +69,10 @@ class FakePlexServer(FakeHTTPServer):
         self.item_refreshes: list[int] = []
         self.scan_delay = 0.0
         self.refresh_resets_unlocked = False
+        self.write_overlaps = 0  # writes that began while another write to the same item was in flight
+        self.most_in_flight = 0  # most requests answered at the same time
+        self._in_flight = 0
+        self._writing: dict[int, int] = {}
         self._routes_setup()
         self.add_control("remove_item", lambda payload: self.remove_item(int(payload["rating_key"])))
 
@@ -158,6 +162,42 @@ class FakePlexServer(FakeHTTPServer):
                        ("PUT", f"/library/metadata/{{id}}/{kind}", self._select)]
         for method, pattern, handler in routes:
             self.route(method, pattern, handler)
+
+    # -- concurrency bookkeeping: what a test asks "did two writes to one item overlap?" --------
+    @staticmethod
+    def _written_item(req: Request) -> Optional[int]:
+        """The ratingKey a write request changes (edit PUT, rating, image upload or select), else None."""
+        path = req.path
+        if req.method == "PUT" and path.startswith("/library/sections/") and path.endswith("/all"):
+            return _key(req.arg("id"))
+        if req.method == "PUT" and path == "/:/rate":
+            return _key(req.arg("key"))
+        if req.method in ("POST", "PUT") and path.startswith("/library/metadata/"):
+            parts = path.split("/")
+            if len(parts) == 5 and parts[4] in ("posters", "arts", "poster", "art"):
+                return _key(parts[3])
+        return None
+
+    def reset_counts(self) -> None:
+        super().reset_counts()
+        with self._lock:
+            self.write_overlaps = self.most_in_flight = 0
+
+    def _handle(self, req: Request) -> Optional[Response]:
+        item = self._written_item(req)
+        with self._lock:
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+            if item is not None:
+                self.write_overlaps += 1 if self._writing.get(item) else 0
+                self._writing[item] = self._writing.get(item, 0) + 1
+        try:
+            return super()._handle(req)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                if item is not None:
+                    self._writing[item] -= 1
 
     @staticmethod
     def _xml(root: Any) -> Response:
@@ -315,6 +355,10 @@ class FakePlexServer(FakeHTTPServer):
             if self.refresh_resets_unlocked:
                 self.library.agent_refresh(item)
         return Response(200, b"")
+
+
+def _key(raw: Optional[str]) -> Optional[int]:
+    return int(raw) if raw and raw.isdigit() else None
 
 
 def _int(raw: Optional[str]) -> int:
