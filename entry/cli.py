@@ -152,7 +152,7 @@ def _data_dir(args: argparse.Namespace, env: Dict[str, str]) -> Path:
     from common.datadir import ENV_DATA_DIR
     from common.datadir import PLUGIN_DIR as DEFAULT_PLUGIN_DIR
 
-    return Path(args.data_dir or env.get(ENV_DATA_DIR) or DEFAULT_PLUGIN_DIR / "data")
+    return Path(args.data_dir or env.get(ENV_DATA_DIR) or Path(DEFAULT_PLUGIN_DIR) / "data")
 
 
 def _context(args: argparse.Namespace, env: Dict[str, str], progress: Any) -> Any:

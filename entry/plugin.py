@@ -6,6 +6,7 @@ the data directory, never to the user.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from common.errors import SyncError
@@ -29,7 +30,7 @@ def _record_crash(plugin_input: Optional[PluginInput], secrets: Tuple[str, ...] 
 
         if plugin_input is None:
             return
-        path = touch_private(plugin_input.data_dir / LOG_FILENAME)
+        path = touch_private(os.path.join(plugin_input.data_dir, LOG_FILENAME))
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(redact(traceback.format_exc(), secrets) + "\n")
     except OSError:

@@ -25,7 +25,7 @@ class InputError(ValueError):
 
 class PluginInput(namedtuple("PluginInput", "server_connection args data_dir hook_context mode plugin_dir",
                              defaults=(None, None, None))):
-    """What Stash sent, validated: server_connection and args (dicts), data_dir (Path), and
+    """What Stash sent, validated: server_connection and args (dicts), data_dir (text: the hook imports no pathlib), and
     hook_context (dict), mode and plugin_dir (text), each None when absent. A namedtuple, not a
     dataclass: the hook pays for every import."""
 

@@ -7,7 +7,7 @@ so Stash does not wait for it).
 """
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from common.datadir import CONNECTION_FILE, read_json
 from hooks.events import HookInputError, job_from_hook
@@ -19,7 +19,7 @@ TYPE_CHECKING = False  # typing costs milliseconds on every hook
 if TYPE_CHECKING:
     from entry.protocol import PluginInput
 
-PLUGIN_DIR = Path(__file__).resolve().parent.parent
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def remember_stash(plugin_input: PluginInput) -> None:
@@ -29,7 +29,7 @@ def remember_stash(plugin_input: PluginInput) -> None:
     cookie that Stash has since replaced: cookies expire after an hour, an API key does not
     (a drainer that finds one saves it in place of the cookie).
     """
-    saved = read_json(plugin_input.data_dir / CONNECTION_FILE)
+    saved = read_json(os.path.join(plugin_input.data_dir, CONNECTION_FILE))
     if isinstance(saved, dict):
         if saved.get("api_key"):
             return

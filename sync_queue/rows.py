@@ -15,9 +15,12 @@ import math
 import os
 import sqlite3
 import time
-from pathlib import Path
 
 from common.datadir import touch_private
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DB_FILENAME = "queue.db"
 QUEUE_NAME = "jobs"
@@ -37,6 +40,8 @@ BUSY_TIMEOUT_SECONDS = 30.0  # writers hold the lock for milliseconds; waiting b
 
 
 def db_path(data_dir: "os.PathLike[str] | str") -> Path:
+    from pathlib import Path  # not at module top: the hook's enqueue joins the path as text
+
     return Path(data_dir) / DB_FILENAME
 
 
@@ -100,7 +105,7 @@ def enqueue(data_dir: "os.PathLike[str] | str", scene_ids: list, event: str, rea
     now = time.time()
     rows = [(encode(job_data([scene_id], event, reason, force=force, enqueued_at=now)), now, STATUS_INITED)
             for scene_id in ids]
-    path = touch_private(db_path(data_dir))
+    path = touch_private(os.path.join(os.fspath(data_dir), DB_FILENAME))
     connection = connect(path)
     try:
         # Checkpoints are the drainer's work; a hook's commit should never pay for one.

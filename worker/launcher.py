@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
-from worker.lock import is_locked, lock_path
+from worker.lock import LOCK_FILENAME, is_locked
 
 TYPE_CHECKING = False  # typing costs ~7 ms to import, paid on every hook
 if TYPE_CHECKING:
@@ -27,11 +26,11 @@ _CREATE_NO_WINDOW = 0x08000000
 
 def drainer_running(data_dir: "os.PathLike[str] | str") -> bool:
     """Whether a drainer holds the lock now. When this says False, call `start_drainer`."""
-    return is_locked(lock_path(data_dir))
+    return is_locked(os.path.join(os.fspath(data_dir), LOCK_FILENAME))
 
 
 def drainer_command(plugin_dir: "os.PathLike[str] | str") -> List[str]:
-    return [sys.executable, str(Path(plugin_dir) / "PlexSync.py"), "worker"]
+    return [sys.executable, os.path.join(os.fspath(plugin_dir), "PlexSync.py"), "worker"]
 
 
 def start_drainer(data_dir: "os.PathLike[str] | str", plugin_dir: "os.PathLike[str] | str",
@@ -44,7 +43,7 @@ def start_drainer(data_dir: "os.PathLike[str] | str", plugin_dir: "os.PathLike[s
     import subprocess
 
     env = dict(os.environ)
-    env[ENV_DATA_DIR] = str(Path(data_dir).resolve())
+    env[ENV_DATA_DIR] = os.path.realpath(os.fspath(data_dir))
     options: dict = {}
     if os.name == "nt":
         options["creationflags"] = _DETACHED_PROCESS | _CREATE_NEW_PROCESS_GROUP | _CREATE_NO_WINDOW
@@ -53,7 +52,7 @@ def start_drainer(data_dir: "os.PathLike[str] | str", plugin_dir: "os.PathLike[s
     process = subprocess.Popen(
         list(argv) if argv is not None else drainer_command(plugin_dir),
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        close_fds=True, cwd=str(plugin_dir), env=env, **options)
+        close_fds=True, cwd=os.fspath(plugin_dir), env=env, **options)
     return process.pid
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing costs ~7 ms to import, paid on every hook
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Optional
 
 LOCK_FILENAME = "drainer.lock"
@@ -22,6 +22,8 @@ _WINDOWS_LOCK_OFFSET = 1 << 30  # lock a byte far past the pid text, which other
 
 
 def lock_path(data_dir: "os.PathLike[str] | str") -> Path:
+    from pathlib import Path  # not at module top: the hook's probe joins the path as text
+
     return Path(data_dir) / LOCK_FILENAME
 
 
@@ -60,6 +62,8 @@ class DrainerLock:
     """The single-drainer lock. `acquire()` never waits; a process holds at most what it acquired."""
 
     def __init__(self, path: "os.PathLike[str] | str") -> None:
+        from pathlib import Path
+
         self.path = Path(path)
         self._fd: Optional[int] = None
 
