@@ -301,8 +301,9 @@ def test_no_secret_reaches_hook_output_the_drainer_log_or_dead_letters(plexsync)
     ambiguous = sorted(world.ambiguous_ids)[0]  # two Plex items match: a dead letter under strict matching
     absent = sorted(world.missing_ids - world.unmapped_ids)[0]
     # issue 10: a job's first 500 is not charged (it could be Plex-wide); its second one is
-    fakes.plex.fail_next(2, status=500, route="/library/metadata/{ids}",
-                         where={"ids": str(fakes.rating_keys[good[1]][0])})
+    # (on its edit: the items of a batch are read together, so a read names several items)
+    fakes.plex.fail_next(2, status=500, route="/library/sections/{id}/all", method="PUT",
+                         where={"id": str(fakes.rating_keys[good[1]][0])})
 
     runs = []
     for scene_id in (*good, ambiguous, absent):
