@@ -11,6 +11,7 @@ handed what it builds.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
@@ -43,15 +44,18 @@ class Services:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self._database: Optional[Database] = None
+        self._lock = threading.Lock()  # the CLI's in-process drainer thread and its task may ask at once
 
     def database(self, synchronous: str = "FULL") -> Database:
         """The process's one database handle (`synchronous` counts only for the first call)."""
-        if self._database is None:
-            self._database = Database(self.data_dir, synchronous=synchronous)
-        return self._database
+        with self._lock:
+            if self._database is None:
+                self._database = Database(self.data_dir, synchronous=synchronous)
+            return self._database
 
     def close(self) -> None:
-        database, self._database = self._database, None
+        with self._lock:
+            database, self._database = self._database, None
         if database is not None:
             database.close()
 
@@ -86,6 +90,12 @@ class Services:
         the settings it needs (the snapshot)."""
         save_connection(self.data_dir, session.client.connection)
         write_hook_snapshot(self.data_dir, session.settings)
+
+    def check_plex(self, settings: Settings) -> None:
+        """Connect to Plex (GET /) and let go again; raises what connecting raises (the health check)."""
+        from plex.client import PlexClient
+
+        PlexClient.connect(settings, self.data_dir).close()
 
     def connect_plex(self, settings: Settings, fetch_image: Callable[[str], bytes]) -> Any:
         """A connected `plex.target.PlexTarget` (imported here: only runs that talk to Plex pay for plexapi)."""

@@ -109,11 +109,10 @@ def _settings(ctx: TaskContext, client: Any, report: _Report) -> Optional[Settin
 
 
 def _plex(ctx: TaskContext, settings: Settings, client: Any, report: _Report) -> Any:
-    from plex.client import PlexClient
     from plex.errors import TOKEN_REJECTED
 
     try:
-        PlexClient.connect(settings, ctx.data_dir).close()
+        ctx.services.check_plex(settings)
     except ConfigurationError as exc:
         if str(exc) == TOKEN_REJECTED:
             report.add("Plex", PASS, f"Plex answers at {settings.plex_url}")

@@ -1,11 +1,12 @@
 """A drainer's commits stay visible to other processes while tasks and hooks open the queue.
 
-The drainer opens the queue database several times in one process (its stores, the processor's
-sync state, the Plex index). Opening an existing file with `os.open` and closing it again drops
-every POSIX lock the process holds on it, SQLite's included; a task or hook that then closes its
-own connection believes it is the last user, checkpoints and deletes the WAL file, and the
-drainer's later commits go to an unlinked file: no other process ever sees them. This happened
-to every job the real drainer ran while `status` or a sync task polled the queue.
+A process may hold more than one SQLite connection to the queue database (the one `Database`
+its composition root opens and persist-queue's own; once also a second `Database` and the Plex
+index's). Opening an existing file with `os.open` and closing it again drops every POSIX lock
+the process holds on it, SQLite's included; a task or hook that then closes its own connection
+believes it is the last user, checkpoints and deletes the WAL file, and the drainer's later
+commits go to an unlinked file: no other process ever sees them. This happened to every job
+the real drainer ran while `status` or a sync task polled the queue.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _count_from_another_process(path) -> int:
 
 def test_commits_after_a_second_open_in_the_same_process_stay_visible(tmp_path):
     first = Database(tmp_path, synchronous="NORMAL")
-    second = Database(tmp_path)  # what processor_factory does beside the drainer's stores
+    second = Database(tmp_path)  # a second SQLite connection in the same process (as persist-queue's is)
     try:
         touch_private(db_path(tmp_path))
         assert _count_from_another_process(db_path(tmp_path)) == 0  # another process opens and closes

@@ -31,6 +31,14 @@ def test_product_packages_never_import_development_code():
     assert offenders == []
 
 
+def test_only_the_queue_opens_sqlite_connections():
+    """One Database per process: sync_queue/rows.py's `connect` (used by Database and by the hook's
+    stdlib fast path, its own process) is the only `sqlite3.connect` in the product."""
+    openers = sorted(str(path.relative_to(ROOT)) for package in PRODUCT_PACKAGES
+                     for path in (ROOT / package).rglob("*.py") if "sqlite3.connect(" in path.read_text(encoding="utf-8"))
+    assert openers == [str(Path("sync_queue") / "rows.py")]
+
+
 def test_the_check_sees_an_import_of_development_code(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    from devkit.fakes import world\n", encoding="utf-8")
