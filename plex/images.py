@@ -9,6 +9,10 @@ real image bytes are ever uploaded (the peer plugin once sent a video file as ar
 Real Plex answers 500 to uploads over about 10 MB (Kometa caps them at 10,480,000 bytes): an
 image over `PLEX_UPLOAD_LIMIT` is not uploaded; the scene gets one warning naming it, and the
 bytes are remembered as settled so the next sync neither downloads nor warns again.
+
+A scene without a cover is served Stash's SVG placeholder, which Plex cannot use. That answer
+is remembered like an uploaded image (hash `NO_IMAGE` for the URL), so the next sync of the
+unchanged scene downloads nothing; a cover set later comes with a new URL and is fetched.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from common.settings import Settings
 log = get_logger("plex.images")
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
 PLEX_UPLOAD_LIMIT = 10_480_000
+NO_IMAGE = "none"  # the hash remembered for a URL that served no usable image (placeholder)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,12 @@ def image_type(data: bytes) -> Optional[str]:
     return None
 
 
+def is_placeholder(data: bytes) -> bool:
+    """True for an SVG document, what Stash serves for a scene without a cover."""
+    head = data[:256].lstrip().lower()
+    return head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in data[:1024].lower())
+
+
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -76,8 +87,12 @@ def plan_images(scene: Scene, previous: Optional[SyncRecord], settings: Settings
     url = scene.screenshot_url or ""
     data = fetch_image(url)
     if not data or len(data) > MAX_IMAGE_BYTES or image_type(data) is None:
-        log.warning("scene %s: the screenshot is not an image (%d bytes), not uploaded", scene.id, len(data or b""))
-        return ImagePlan()
+        if is_placeholder(data):
+            log.debug("scene %s has no cover in Stash (placeholder image), nothing uploaded", scene.id)
+        else:
+            log.warning("scene %s: the screenshot is not an image (%d bytes), not uploaded",
+                        scene.id, len(data or b""))
+        return ImagePlan(b"", url, NO_IMAGE, settled=True)  # remembered: not fetched again
     hashed = digest(data)
     if len(data) > PLEX_UPLOAD_LIMIT:
         log.warning("scene %s: the screenshot is %.1f MB, over what Plex accepts (%.1f MB); not uploaded",

@@ -6,12 +6,15 @@ document against the fake schema over a StashStore (stash_store.py holds Stash's
 answers in Stash's shapes: `Time` as RFC3339 text to the second, `ID`s as strings, errors as
 gqlgen sends them (422 for documents or variables that do not validate, 200 with `errors`
 for resolver failures), `paths.screenshot` = {url}/scene/{id}/screenshot?t={unix updated_at},
+whose bytes follow the scene's cover, not its edits (a scene without a cover is served an SVG
+placeholder as `image/svg+xml`, as Stash does),
 performer `image_path` ending in `&default=true` when there is no image, 401 without the
 `ApiKey` header or `session` cookie when a login is set.
 
 Test aids beyond Stash: counts per GraphQL operation ("POST /graphql FindScenes"), a count
 of `findScenes` asking for everything ("findScenes per_page=-1"), the GraphQL log, and
 controls for other processes: POST /__fake__/scene {"id"}, /edit_scene {"id", ...fields},
+/set_cover {"id", "present"},
 /clock {"advance": seconds}, /graphql_log.
 """
 from __future__ import annotations
@@ -35,6 +38,8 @@ from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
 from devkit.fakes.stash_schema import FAKE_SDL_PATH
 from devkit.fakes.stash_store import FindPage, PerformerRow, SceneRow, StashData, StashStore, UpdateListener, parse_time
 
+PLACEHOLDER_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 360">'
+                   b'<rect width="640" height="360" fill="#30404d"/></svg>')
 STASH_VERSION = {"version": "v0.28.1", "hash": "fa6b2c3d1", "build_time": "2025-03-01 10:00:00"}
 
 
@@ -75,6 +80,8 @@ class FakeStashServer(FakeHTTPServer):
         self.add_control("scene", lambda payload: self.scene_json(int(payload["id"])))
         self.add_control("edit_scene", lambda payload: self.scene_json(
             self.store.edit_scene(int(payload.pop("id")), **payload).id))
+        self.add_control("set_cover", lambda payload: self.store.set_cover(
+            int(payload["id"]), bool(payload.get("present", True))).cover)
         self.add_control("clock", lambda payload: (self.store.advance_clock(float(payload.get("advance", 0))),
                                                    self.store.now_text())[1])
 
@@ -109,11 +116,17 @@ class FakeStashServer(FakeHTTPServer):
     def advance_clock(self, seconds: float) -> None:
         self.store.advance_clock(seconds)
 
+    def set_cover(self, scene_id: int, present: bool = True) -> SceneRow:
+        return self.store.set_cover(scene_id, present)
+
     def screenshot_bytes(self, scene_id: int) -> bytes:
+        """What /scene/{id}/screenshot serves: the cover's bytes, or the SVG placeholder."""
         row = self.store.scene(scene_id)
         if row is None:
             raise KeyError(scene_id)
-        data = png_bytes(f"scene:{row.id}:{row.updated_at}")
+        if not row.cover:
+            return PLACEHOLDER_SVG
+        data = png_bytes(f"scene:{row.id}:cover:{row.cover}")
         size = self.screenshot_sizes.get(row.id, 0)
         return data + bytes(max(0, size - len(data)))  # a large camera PNG: same image, more bytes
 
@@ -190,9 +203,10 @@ class FakeStashServer(FakeHTTPServer):
 
     def _screenshot(self, req: Request) -> Response:
         try:
-            return Response(200, self.screenshot_bytes(int(req.params["id"])), "image/png")
+            data = self.screenshot_bytes(int(req.params["id"]))
         except (KeyError, ValueError):
             raise HTTPError(404, b"scene not found")
+        return Response(200, data, "image/svg+xml" if data is PLACEHOLDER_SVG else "image/png")
 
     def _performer_image(self, req: Request) -> Response:
         try:

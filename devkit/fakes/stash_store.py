@@ -9,6 +9,9 @@ place. Rules copied from Stash's source (pkg/sqlite, internal/api):
   everything, no `per_page` means 25, `page < 1` means 1.
 - `updated_at` criteria compare the stored RFC3339 text; BETWEEN without value2 ends a day ahead.
 - every update sets `updated_at` to now, to the second: two edits within a second tie.
+- a scene's cover (what /scene/{id}/screenshot serves) changes only with `cover_image` in
+  `sceneUpdate` (or `set_cover`, as a cover regeneration does, which fires no hook); `cover`
+  counts its versions, 0 meaning no cover (Stash then serves its SVG placeholder).
 - performer/tag/group/studio ids must exist; id lists are stored as sorted sets.
 - `configurePlugin` replaces a plugin's whole map; unconfigured plugins are absent.
 """
@@ -52,6 +55,7 @@ class SceneRow(NamedTuple):
     tag_ids: tuple
     groups: tuple
     stash_ids: tuple
+    cover: int = 1  # version of the stored cover image; 0: none
 
 
 class StudioRow(NamedTuple):
@@ -271,6 +275,16 @@ class StashStore:
             del self._scenes[scene_id]
             self._changed()
 
+    def set_cover(self, scene_id: int, present: bool = True) -> SceneRow:
+        """A new cover (or none) without an edit, as Stash's screenshot generation does: no hook,
+        `updated_at` unchanged."""
+        with self._lock:
+            row = self._require(scene_id)
+            row = row._replace(cover=row.cover + 1 if present else 0)
+            self._scenes[row.id] = row
+            self._changed()
+            return row
+
     def edit_scene(self, scene_id: int, **changes: Any) -> SceneRow:
         """A user's edit in Stash's UI: same rules and side effects as `sceneUpdate`."""
         return self.update_scene({"id": str(scene_id), **changes})
@@ -356,6 +370,8 @@ class StashStore:
                 values["groups"] = self._scene_groups(changes["groups"] or ())
             if "stash_ids" in changes:
                 values["stash_ids"] = tuple((s["endpoint"], s["stash_id"]) for s in changes["stash_ids"] or ())
+            if "cover_image" in changes:
+                values["cover"] = row.cover + 1 if changes["cover_image"] else 0
             row = self._store(row, values)
         self._notify(scene_id, changes, list(changes))
         return row

@@ -68,7 +68,8 @@ class World:
     outside stash_root (no path match) while Plex holds two copies of its basename in different
     folders, items of no scene: ambiguous under strict matching; episode_info: scene id -> (show,
     season, episode) for scenes under stash_root/Series, which Plex lists as episodes;
-    untitled_ids: title null or ""; special_title_ids: unicode, emoji, RTL, markup, 250 chars.
+    untitled_ids: title null or ""; special_title_ids: unicode, emoji, RTL, markup, 250 chars;
+    coverless_ids: matchable scenes without a cover (Stash serves its SVG placeholder).
     """
     seed: int
     stash_root: str
@@ -84,6 +85,7 @@ class World:
     ambiguous_ids: frozenset = frozenset()
     untitled_ids: frozenset = frozenset()
     special_title_ids: frozenset = frozenset()
+    coverless_ids: frozenset = frozenset()
 
     @property
     def path_map(self) -> str:
@@ -184,6 +186,7 @@ def build_world(scenes: int = 200, seed: int = 1, stash_root: str = "/data/video
     special = take(0.05, len(_SPECIAL_TITLES))
     episodes = take(0.10, 6)
     ambiguous = set(take(0.01, 2))
+    coverless = set(take(0.02, 3))
     special_title = {scene_id: _SPECIAL_TITLES[i % len(_SPECIAL_TITLES)] for i, scene_id in enumerate(special)}
     dup_partner = {min(a, b): max(a, b) for a, b in zip(dup_pairs[::2], dup_pairs[1::2])}
     episode_info = _episodes(rng, sorted(episodes))
@@ -256,6 +259,7 @@ def build_world(scenes: int = 200, seed: int = 1, stash_root: str = "/data/video
             groups=((rng.choice(groups).id, rng.choice((None, rng.randint(1, 20)))),)
             if rng.random() < 0.1 else (),
             stash_ids=((STASH_BOX, _uuid(rng)),) if rng.random() < 0.3 else (),
+            cover=0 if scene_id in coverless else 1,
         ))
 
     duplicates = {a for pair in dup_partner.items() for a in pair}
@@ -269,6 +273,7 @@ def build_world(scenes: int = 200, seed: int = 1, stash_root: str = "/data/video
         versioned_ids=frozenset(versioned), duplicate_basename_ids=frozenset(duplicates),
         ambiguous_ids=frozenset(ambiguous),
         untitled_ids=frozenset(untitled), special_title_ids=frozenset(special_title),
+        coverless_ids=frozenset(coverless),
     )
 
 

@@ -159,7 +159,7 @@ def test_login_requires_the_api_key_header_or_the_session_cookie(world):
         srv.stop()
 
 
-def test_scene_update_moves_updated_at_and_changes_the_screenshot(server):
+def test_scene_update_moves_updated_at_and_the_screenshot_url_but_not_its_bytes(server):
     stash = connect(server)
     before = stash.find_scene(7, fragment=FRAGMENT)
     old_image = requests.get(before["paths"]["screenshot"], timeout=10).content
@@ -172,8 +172,36 @@ def test_scene_update_moves_updated_at_and_changes_the_screenshot(server):
     assert TIME_RE.match(answer["updated_at"]) and answer["updated_at"] > before["updated_at"]
     assert answer["paths"]["screenshot"] != before["paths"]["screenshot"]
     new_image = requests.get(answer["paths"]["screenshot"], timeout=10).content
-    assert png_size(new_image) and new_image != old_image
+    assert png_size(new_image) and new_image == old_image  # the cover did not change
     assert server.scene(7).title == "Neuer Titel ✨"
+
+
+def test_only_a_new_cover_changes_the_screenshot_bytes(server):
+    stash = connect(server)
+    url = stash.find_scene(8, fragment=FRAGMENT)["paths"]["screenshot"]
+    old_image = requests.get(url, timeout=10).content
+    answer = stash.call_GQL(
+        "mutation Update($input: SceneUpdateInput!) { sceneUpdate(input: $input) { " + FRAGMENT + " } }",
+        {"input": {"id": "8", "cover_image": "data:image/png;base64,iVBORw0KGgo="}})["sceneUpdate"]
+    assert answer["paths"]["screenshot"] != url
+    new_image = requests.get(answer["paths"]["screenshot"], timeout=10).content
+    assert png_size(new_image) and new_image != old_image
+    # A regenerated cover (test control): new bytes at the same URL, no edit, no updated_at change.
+    before = server.scene(8).updated_at
+    server.set_cover(8)
+    assert server.scene(8).updated_at == before
+    assert requests.get(answer["paths"]["screenshot"], timeout=10).content not in (new_image, old_image)
+
+
+def test_a_scene_without_a_cover_is_served_the_svg_placeholder(server, world):
+    assert world.coverless_ids and world.coverless_ids <= world.matchable_ids
+    scene_id = min(world.coverless_ids)
+    url = connect(server).find_scene(scene_id, fragment=FRAGMENT)["paths"]["screenshot"]
+    answer = requests.get(url, timeout=10)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/svg+xml"
+    assert answer.content.startswith(b"<svg")
+    with_cover = requests.get(url.replace(f"/scene/{scene_id}/", f"/scene/{scene_id + 1 if scene_id + 1 not in world.coverless_ids else scene_id + 2}/"), timeout=10)
+    assert with_cover.headers["Content-Type"] == "image/png"
 
 
 def test_updates_within_one_second_share_updated_at_like_stash(world):

@@ -7,6 +7,7 @@ import pytest
 
 from common.errors import TransientError
 from common.models import Performer
+from plex.images import NO_IMAGE
 from tests.integration.plex_fixtures import JPEG, PNG, full_scene, hand_edit, plex_requests
 
 MOVIE = "/media/videos/studio/clip.mp4"
@@ -233,7 +234,7 @@ def test_a_video_file_is_never_uploaded_as_art(plex, connect, images):
     images.by_url["http://stash.local/scene/1/screenshot?t=1"] = b"\x00\x00\x00\x18ftypmp42" + bytes(100)
     record = connect().sync_scene(full_scene(MOVIE), None)
     assert plex.item(rk)["posters"] == [] and plex.item(rk)["arts"] == []
-    assert record.poster_hash == "" and record.art_hash == ""
+    assert record.poster_hash == record.art_hash == NO_IMAGE  # remembered: not fetched again while unchanged
 
 
 def test_poster_toggled_on_later_is_uploaded(plex, connect):

@@ -1,6 +1,8 @@
 """Image decisions (download only on a new URL, upload only new bytes) and the error classification table."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import requests
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
@@ -10,7 +12,7 @@ from common.errors import ConfigurationError, PermanentError, PlexServerError, P
 from common.models import Scene, SyncRecord
 from common.settings import Settings
 from plex.errors import TOKEN_REJECTED, ItemVanished, classified, classify
-from plex.images import digest, image_type, needs_download, plan_images
+from plex.images import NO_IMAGE, digest, image_type, is_placeholder, needs_download, plan_images
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(64)
 URL = "http://stash/scene/1/screenshot?t=1"
@@ -54,7 +56,17 @@ def test_new_bytes_upload_the_enabled_kinds():
 
 def test_not_an_image_is_never_uploaded():
     plan = plan_images(SCENE, None, Settings(), lambda url: b"\x1aE\xdf\xa3 matroska")
-    assert plan.uploads == 0 and plan.digest == ""
+    assert plan.uploads == 0 and plan.digest == NO_IMAGE and plan.source == URL
+
+
+def test_stash_placeholder_is_remembered_so_the_same_url_is_not_fetched_again():
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>'
+    assert is_placeholder(svg) and is_placeholder(b'<?xml version="1.0"?>\n' + svg) and not is_placeholder(JPEG)
+    plan = plan_images(SCENE, None, Settings(), lambda url: svg)
+    assert plan.uploads == 0 and plan.digest == NO_IMAGE
+    remembered = record(image_source=URL, poster_hash=NO_IMAGE, art_hash=NO_IMAGE)
+    assert not needs_download(SCENE, remembered, Settings())
+    assert needs_download(dataclasses.replace(SCENE, screenshot_url=URL + "0"), remembered, Settings())
 
 
 def _refused() -> requests.exceptions.ConnectionError:
