@@ -22,6 +22,7 @@ from plexapi.utils import joinArgs
 from requests.adapters import HTTPAdapter
 
 from common.datadir import read_json, write_private_json
+from common.errors import PermanentError
 from common.settings import Settings
 from plex.errors import classified
 from plex.writer import ItemState
@@ -233,7 +234,13 @@ class PlexClient:
         return found
 
     def edit(self, item: ItemState, params: Dict[str, Any], fields: Tuple[str, ...]) -> None:
-        """One PUT carrying every given field of one item (plexapi's LibrarySection._edit request)."""
+        """One PUT carrying every given field of one item (plexapi's LibrarySection._edit request).
+
+        Plex's edit endpoint is a filtered bulk edit: without `id` it edits every item of the
+        type in the library, so an edit without a real ratingKey is refused before it is sent."""
+        if not isinstance(item.rating_key, int) or item.rating_key <= 0:
+            raise PermanentError(f"refused to edit Plex without an item id ({item.rating_key!r}): "
+                                 "it would change every item of the library")
         args = dict(params, type=item.type_number, id=item.rating_key)
         self._query(f"editing Plex item {item.rating_key}", f"/library/sections/{item.section_id}/all{joinArgs(args)}",
                     method="put", fields=fields)

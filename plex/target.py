@@ -29,12 +29,12 @@ from common.pathmap import map_path
 from common.settings import WHERE, Settings
 from plex.client import PlexClient, key_batches
 from plex.errors import ItemVanished
-from plex.fields import for_item_type, metadata_hash, wanted
+from plex.fields import ACTOR, for_item_type, metadata_hash, wanted
 from plex.images import ImagePlan, needs_download, plan_images
 from plex.index import Database, LibraryIndex
 from plex.index_refresh import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, IndexRefresher
 from plex.matcher import AMBIGUOUS, MATCHED, MISSING, MatchResult, match_files
-from plex.writer import ART_LOCK, POSTER_LOCK, ItemState, plan_edit
+from plex.writer import ART_LOCK, POSTER_LOCK, EditPlan, ItemState, plan_edit
 
 log = get_logger("plex")
 NAMED_PATHS = 5
@@ -219,8 +219,7 @@ class PlexTarget:
                          self.settings.preserve_plex_edits, locks)
         try:
             # Metadata first: an image that fails must never hold back or undo the fields.
-            for params in plan.requests():
-                self.client.edit(item, params, tuple(sorted({k.split(".")[0].split("[")[0] for k in params})))
+            self._write_fields(scene, item, plan)
             # Remembered as soon as Plex holds it: a failed rating below must not make our own
             # locked fields look like hand edits on the retry.
             self.index.set_written(item.rating_key, plan.written, self.clock())
@@ -264,6 +263,22 @@ class PlexTarget:
             setattr(exc, "written", self._record(scene, item, digest, kept, same_item, self.clock()))
             raise
         return images
+
+    def _write_fields(self, scene: Scene, item: ItemState, plan: EditPlan) -> None:
+        """The edit PUTs; an episode's actors go in their own PUT, and a refusal of that one alone
+        is a warning (the rest of the episode is written; the actors are tried again next change)."""
+        alone = (ACTOR,) if item.type == "episode" else ()
+        for params in plan.requests(alone):
+            fields = tuple(sorted({k.split(".")[0].split("[")[0] for k in params}))
+            if alone and fields == alone:
+                try:
+                    self.client.edit(item, params, fields)
+                except PermanentError as exc:
+                    plan.written.pop(ACTOR, None)
+                    log.warning("scene %s: Plex refused the performers of episode %s, the rest is written (%s)",
+                                scene.id, item.rating_key, exc)
+                continue
+            self.client.edit(item, params, fields)
 
     def _record(self, scene: Scene, item: ItemState, digest: str, images: ImagePlan,
                 same_item: Optional[SyncRecord], now: float) -> SyncRecord:

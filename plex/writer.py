@@ -58,18 +58,30 @@ class EditPlan:
     def fields(self) -> Tuple[str, ...]:
         return tuple(self.groups)
 
-    def requests(self) -> List[Dict[str, Any]]:
-        """The parameters of each PUT: normally one, split per field only if one would be too long."""
-        chunks: List[Dict[str, Any]] = []
-        size = QUERY_MAX
-        for params in (piece for group in self.groups.values() for piece in _split_removals(group)):
-            cost = query_len(params)
-            if not chunks or size + cost > QUERY_MAX:
-                chunks.append({})
-                size = 0
-            chunks[-1].update(params)
-            size += cost
+    def requests(self, alone: Tuple[str, ...] = ()) -> List[Dict[str, Any]]:
+        """The parameters of each PUT: normally one, split per field only if one would be too long.
+
+        Fields named in `alone` go last, each in its own PUT(s), so that a server refusing them
+        still gets the rest (episode actors: no evidence shows Plex accepts them)."""
+        shared = [group for name, group in self.groups.items() if name not in alone]
+        chunks = _packed(shared)
+        for name in alone:
+            if name in self.groups:
+                chunks += _packed([self.groups[name]])
         return chunks
+
+
+def _packed(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    chunks: List[Dict[str, Any]] = []
+    size = QUERY_MAX
+    for params in (piece for group in groups for piece in _split_removals(group)):
+        cost = query_len(params)
+        if not chunks or size + cost > QUERY_MAX:
+            chunks.append({})
+            size = 0
+        chunks[-1].update(params)
+        size += cost
+    return chunks
 
 
 def _split_removals(params: Dict[str, Any]) -> List[Dict[str, Any]]:

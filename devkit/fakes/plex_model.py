@@ -13,6 +13,7 @@ far, and the next read patches them in (cheap for a few changes, a rebuild for m
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -43,6 +44,7 @@ KIND_FIELDS = {
     "show": frozenset(_COMMON_FIELDS | {"originalTitle", "studio", "tagline"}),
     "season": frozenset({"title", "summary", "userRating"}),
 }
+IMAGE_KIND_LOCKS = {"posters": "thumb", "arts": "art"}
 IMAGE_LOCKS = frozenset({"thumb", "art", "theme", "clearLogo", "squareArt"})
 DISPLAY_ATTRS = frozenset({"guid", "duration", "viewCount", "viewOffset", "lastViewedAt", "chapterSource",
                            "primaryExtraKey", "ratingImage", "audienceRatingImage", "art", "thumb"})
@@ -353,7 +355,7 @@ class Library:
         self.tags = TagIndex()
         self.by_file: dict[str, int] = {}
         self.pending: list[tuple[int, str, dict]] = []
-        self.tag_edit_mode = "add"
+        self.tag_edit_mode = "replace"
         self._shows: dict[tuple[int, str], int] = {}
         self._next_key = 1
         self._next_media = 1
@@ -636,7 +638,7 @@ class Library:
         elif item.tags:
             item.tags.pop(tag, None)
 
-    def apply_edit(self, item: Item, plan: EditPlan) -> None:
+    def apply_edit(self, item: Item, plan: EditPlan, single: bool = True) -> None:
         for name, value in plan.values.items():
             if name == "addedAt":
                 item.added_at = int(value) if value else item.added_at
@@ -647,15 +649,15 @@ class Library:
         for name, locked in plan.locks.items():
             item.locked = (item.locked or set()) | {name} if locked else (item.locked or set()) - {name}
         for tag in set(plan.indexed) | set(plan.removals) | plan.clears:
-            self._set_tags(item, tag, self._edited_tags(item, tag, plan))
+            self._set_tags(item, tag, self._edited_tags(item, tag, plan, single))
         item.locked = item.locked or None
         item.updated_at = max(int(time.time()), item.updated_at + 1)
         self._place_tree(item)
 
-    def _edited_tags(self, item: Item, tag: str, plan: EditPlan) -> list:
+    def _edited_tags(self, item: Item, tag: str, plan: EditPlan, single: bool = True) -> list:
         current = [] if tag in plan.clears else list(item.tag_list(tag))
         given = [plan.indexed[tag][i] for i in sorted(plan.indexed.get(tag, {}))]
-        if given and self.tag_edit_mode == "replace":
+        if given and single and self.tag_edit_mode == "replace":
             current = []
         for parts in given:
             names = [tag_name(e) for e in current]
@@ -679,11 +681,18 @@ class Library:
             self._set_tags(item, tag, [])
         self._place_tree(item)
 
-    def add_image(self, item: Item, kind: str, payload: Union[bytes, str]) -> None:
+    def add_image(self, item: Item, kind: str, payload: Union[bytes, str]) -> str:
+        """An upload: kept under a key made from its content (the same bytes twice are one image),
+        selected, and locked (`thumb` for posters, `art` for backgrounds) as Plex does."""
         item.images = item.images or {}
         entries = item.images.setdefault(kind, [])
-        entries.append([f"upload://{kind}/{item.rating_key}-{len(entries) + 1}", payload])
-        self.select_image(item, kind, entries[-1][0])
+        raw = payload.encode() if isinstance(payload, str) else payload
+        key = f"upload://{kind}/{hashlib.sha1(raw).hexdigest()}"
+        if key not in [entry[0] for entry in entries]:
+            entries.append([key, payload])
+        self.select_image(item, kind, key)
+        item.locked = (item.locked or set()) | {IMAGE_KIND_LOCKS[kind]}
+        return key
 
     def select_image(self, item: Item, kind: str, key: str) -> bool:
         entries = (item.images or {}).get(kind, [])

@@ -17,7 +17,13 @@ Test-side API (beyond devkit/fakes/base.py):
         # without episodes goes too. Other processes: POST /__fake__/remove_item {"rating_key": rk}
     plex.refreshes -> [(section_key, path | None)];  plex.item_refreshes -> [ratingKey]
     uploads over 10 MiB are answered 500, as real Plex answers uploads over about 10 MB
-    plex.tag_edit_mode = "add" | "replace"    # what indexed tags do to an item's existing tags
+    plex.tag_edit_mode = "replace" | "add"    # what indexed tags do to an item's existing tags on a
+        # single-item edit (replace, as Plex does: plexapi's editTags resends the current tags)
+    plex.bulk_edits -> int                     # edits sent without `id`: they edited EVERY item of the
+        # type in the section, as the real filtered bulk edit does; tests treat any as damage
+        # (also in counts() as BULK_EDIT, so other processes see it)
+    plex.refuse_episode_actors = False         # answer 400 to an episode edit carrying actor[...]
+    plex.max_page_size = 1000                  # listings asking for more get 400
     plex.scan_delay = 0.0                      # seconds before a refresh's pending files appear
     plex.refresh_resets_unlocked = False       # PUT .../refresh drops unlocked edits, as an agent would
 Listings (GET /library/sections/{id}/all?type=N, paged by X-Plex-Container-Start/Size as
@@ -52,6 +58,7 @@ from devkit.fakes.plex_model import (
 UNAUTHORIZED = b"<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"
 BAD_REQUEST = b"<html><head><title>Bad Request</title></head><body><h1>400 Bad Request</h1></body></html>"
 UPLOAD_LIMIT = 10 * 1024 * 1024  # real Plex answers 500 to image uploads over about 10 MB
+BULK_EDIT = "PUT /library/sections/{id}/all without id"  # the count of edits that hit every item
 IMAGE_KINDS = {"posters": "posters", "arts": "arts", "poster": "posters", "art": "arts"}
 
 
@@ -73,8 +80,14 @@ class FakePlexServer(FakeHTTPServer):
         self.most_in_flight = 0  # most requests answered at the same time
         self._in_flight = 0
         self._writing: dict[int, int] = {}
+        self.refuse_episode_actors = False
+        self.max_page_size = 1000
         self._routes_setup()
         self.add_control("remove_item", lambda payload: self.remove_item(int(payload["rating_key"])))
+
+    @property
+    def bulk_edits(self) -> int:
+        return self.count(BULK_EDIT)
 
     @property
     def tag_edit_mode(self) -> str:
@@ -235,6 +248,8 @@ class FakePlexServer(FakeHTTPServer):
     def _all(self, req: Request) -> Response:
         start = max(0, _int(req.arg("X-Plex-Container-Start") or "0"))
         size = req.arg("X-Plex-Container-Size")
+        if size is not None and _int(size) > self.max_page_size:
+            raise _bad_request(f"X-Plex-Container-Size {size} is over {self.max_page_size}")
         with self.library.lock:
             section = self._section(req)
             search_type = self._search_type(req, section, required=False)
@@ -278,17 +293,22 @@ class FakePlexServer(FakeHTTPServer):
             section = self._section(req)
             kind = SEARCH_TYPES[self._search_type(req, section, required=True)]
             ids = [_int(part) for part in (req.arg("id") or "").split(",") if part]
-            if not ids:
-                raise _bad_request("no id")
             try:
                 plan = parse_edit(req.query, kind)
             except EditError as err:
                 raise _bad_request(str(err)) from None
-            items = [self._known_item(str(key)) for key in ids]
-            if any(item.section_key != section.key or item.kind != kind for item in items):
-                raise _bad_request("item not of this section and type")
+            if plan.indexed.get("actor") and kind == "episode" and self.refuse_episode_actors:
+                raise _bad_request("actor edits are not accepted on episodes")
+            if ids:
+                items = [self._known_item(str(key)) for key in ids]
+                if any(item.section_key != section.key or item.kind != kind for item in items):
+                    raise _bad_request("item not of this section and type")
+            else:  # a filtered bulk edit with no filter: every item of the type, as on a real server
+                search_type = self._search_type(req, section, required=True)
+                items = [self.library.items[e[-1]] for e in list(section.ordered(search_type))]
+                self.bump(BULK_EDIT)
             for item in items:
-                self.library.apply_edit(item, plan)
+                self.library.apply_edit(item, plan, single=len(ids) == 1)
         return Response(200, b"")
 
     def _rate(self, req: Request) -> Response:

@@ -345,3 +345,5 @@ def fakes_factory(tmp_path: Path) -> Iterator[Callable[..., Fakes]]:
     yield make
     for fakes in started:
         fakes.close()
+    # An edit without `id` edits every item of the library on a real server: always damage.
+    assert all(fakes.plex.bulk_edits == 0 for fakes in started), "an edit without an item id reached Plex"

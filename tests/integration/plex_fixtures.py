@@ -46,6 +46,8 @@ def plex() -> Iterator[FakePlexServer]:
     server.add_section(2, "Series", "show", ["/media/series"])
     try:
         yield server
+        # An edit without `id` edits every item of the library on a real server: always damage.
+        assert server.bulk_edits == 0, "an edit without an item id reached Plex"
     finally:
         server.stop()
 

@@ -123,8 +123,8 @@ def test_actor_edits_through_edit_tags_and_raw_edit(plex: FakePlexServer) -> Non
     key = plex.add_movie(1, ["/data/videos/a.mp4"], "Actors")
     server = connect(plex)
     server.fetchItem(key).editTags("actor", ["Ann Actor"])
-    server.fetchItem(key).edit(**{"actor[0].tag.tag": "Bob Actor", "actor[0].tag.thumb": "http://img/bob.jpg",
-                                  "actor.locked": 1})
+    server.fetchItem(key).edit(**{"actor[0].tag.tag": "Ann Actor", "actor[1].tag.tag": "Bob Actor",
+                                  "actor[1].tag.thumb": "http://img/bob.jpg", "actor.locked": 1})
     assert plex.item(key)["actors"] == [("Ann Actor", None), ("Bob Actor", "http://img/bob.jpg")]
     assert [(a.tag, a.thumb) for a in server.fetchItem(key).actors][1] == ("Bob Actor", "http://img/bob.jpg")
     assert "actor" in plex.item(key)["locked"]
@@ -155,8 +155,11 @@ def test_poster_and_art_uploads(plex: FakePlexServer, tmp_path) -> None:
     movie = connect(plex).fetchItem(key)
 
     movie.uploadPoster(filepath=str(image))
+    assert plex.item(key)["locked"] == {"thumb"}  # an upload selects and locks the image
     movie.uploadPoster(url="http://stash.local/scene/1/screenshot")
     movie.uploadArt(filepath=str(image))
+    assert plex.item(key)["locked"] == {"thumb", "art"}
+    assert connect(plex).fetchItem(key).isLocked("thumb")
 
     state = plex.item(key)
     assert state["posters"] == [b"\xff\xd8\xff fake jpeg", "http://stash.local/scene/1/screenshot"]
@@ -166,6 +169,31 @@ def test_poster_and_art_uploads(plex: FakePlexServer, tmp_path) -> None:
     assert [p.selected for p in posters] == [False, True]
     movie.setPoster(posters[0])
     assert plex.item(key)["poster"] == b"\xff\xd8\xff fake jpeg"
+    movie.uploadPoster(filepath=str(image))  # the same bytes again: the same image, selected again
+    assert len(plex.item(key)["posters"]) == 2
+    assert [p.ratingKey for p in movie.posters()] == [p.ratingKey for p in posters]
+
+
+def test_indexed_tags_replace_the_set_on_a_single_item_edit(plex: FakePlexServer) -> None:
+    assert plex.tag_edit_mode == "replace"  # the default, as on a real server
+    key = plex.add_movie(1, ["/data/videos/t.mp4"], "Tags", genres=["a", "b"])
+    server = connect(plex)
+    server.fetchItem(key).edit(**{"genre[0].tag.tag": "c"})
+    assert plex.item(key)["genres"] == ["c"]
+    server.fetchItem(key).addGenre("d")  # plexapi's editTags resends the item's current tags
+    assert plex.item(key)["genres"] == ["c", "d"]
+    plex.tag_edit_mode = "add"
+    server.fetchItem(key).edit(**{"genre[0].tag.tag": "e"})
+    assert plex.item(key)["genres"] == ["c", "d", "e"]
+
+
+def test_page_sizes_over_1000_are_refused(plex: FakePlexServer) -> None:
+    for n in range(3):
+        plex.add_movie(1, [f"/data/videos/page{n}.mp4"], f"Page {n}")
+    section = connect(plex).library.sectionByID(1)
+    assert len(section.all(container_size=1000)) == 3
+    with pytest.raises(BadRequest):
+        section.all(container_size=1001)
 
 
 def test_errors_map_to_plexapi_exceptions(plex: FakePlexServer) -> None:

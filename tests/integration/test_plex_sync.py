@@ -264,3 +264,32 @@ def test_a_failed_rating_after_the_edit_does_not_turn_our_fields_into_hand_edits
     record = target.sync_scene(full_scene(MOVIE), None)  # the retry
     target.sync_scene(full_scene(MOVIE, title="Changed in Stash"), record)
     assert plex.item(rk)["title"] == "Changed in Stash" and plex.item(rk)["userRating"] == 8.0
+
+
+def test_episode_actors_go_in_their_own_edit_so_a_refusal_keeps_the_rest(plex, connect, caplog):
+    path = "/media/series/Show/S01E05.mkv"
+    rk = plex.add_episode(2, [path], "Episode 5", show_title="Show", season=1, episode=5)
+    target = connect(sync_poster=False, sync_art=False)
+    target.sync_scene(full_scene(path, performers=["Ann"]), None)
+    edits = [e for e in plex.request_log() if e["route"] == "PUT /library/sections/{id}/all"]
+    assert len(edits) == 2 and all(k.startswith("actor") for k, _ in edits[1]["query"] if k not in ("type", "id"))
+    plex.refuse_episode_actors = True
+    rk2 = plex.add_episode(2, ["/media/series/Show/S01E06.mkv"], "Episode 6", show_title="Show", season=1, episode=6)
+    record = target.sync_scene(full_scene("/media/series/Show/S01E06.mkv", title="Six", performers=["Bob"]), None)
+    item = plex.item(rk2)
+    assert record.rating_key == rk2 and item["title"] == "Six" and item["directors"] == ["Dee Rector"]
+    assert item["actors"] == [] and "refused the performers" in caplog.text
+    assert [name for name, _ in plex.item(rk)["actors"]] == ["Ann"]
+
+
+def test_the_client_refuses_an_edit_without_an_item_id(plex, connect):
+    from common.errors import PermanentError
+    from plex.writer import ItemState
+
+    plex.add_movie(1, [MOVIE], "clip")
+    target = connect()
+    plex.reset_counts()
+    for missing in (0, None):
+        with pytest.raises(PermanentError, match="without an item id"):
+            target.client.edit(ItemState(rating_key=missing, section_id=1, type="movie"), {"title.value": "x"}, ("title",))
+    assert plex.count("PUT /library/sections/{id}/all") == 0 and plex.bulk_edits == 0

@@ -106,7 +106,6 @@ def test_actor_thumb_and_tag_counts(plex: FakePlexServer, http: requests.Session
     "type=4&id={key}&title.value=x",
     "id={key}&title.value=x",
     "type=1&id=abc&title.value=x",
-    "type=1&title.value=x",
 ])
 def test_malformed_edits_are_refused_and_change_nothing(plex: FakePlexServer, http: requests.Session,
                                                         query: str) -> None:
@@ -114,6 +113,39 @@ def test_malformed_edits_are_refused_and_change_nothing(plex: FakePlexServer, ht
     before = plex.item(key)
     assert put(plex, http, query.format(key=key)).status_code == 400
     assert plex.item(key) == before
+
+
+def test_an_edit_without_id_edits_every_item_of_the_type_as_a_real_bulk_edit(plex: FakePlexServer,
+                                                                             http: requests.Session) -> None:
+    keys = [new_movie(plex), new_movie(plex)]
+    episode = plex.add_episode(2, ["/data/series/s/bulk.mkv"], "E", show_title="S", season=1, episode=20)
+    assert put(plex, http, "type=1&summary.value=Damage").status_code == 200
+    assert all(plex.item(key)["summary"] == "Damage" for key in keys)
+    assert plex.item(episode)["summary"] is None  # another section and type
+    assert plex.bulk_edits == 1 and plex.counts()["PUT /library/sections/{id}/all without id"] == 1
+
+
+def test_episode_actor_edits_can_be_refused(plex: FakePlexServer, http: requests.Session) -> None:
+    episode = plex.add_episode(2, ["/data/series/s/actors.mkv"], "E", show_title="S", season=1, episode=21)
+    assert put(plex, http, f"type=4&id={episode}&actor[0].tag.tag=Ann", section=2).status_code == 200
+    plex.refuse_episode_actors = True
+    try:
+        assert put(plex, http, f"type=4&id={episode}&actor[0].tag.tag=Bob&title.value=T", section=2).status_code == 400
+        assert plex.item(episode)["title"] == "E"
+        assert put(plex, http, f"type=4&id={episode}&title.value=T", section=2).status_code == 200
+    finally:
+        plex.refuse_episode_actors = False
+
+
+def test_page_size_over_1000_is_a_bad_request_and_pages_carry_total_size(plex: FakePlexServer,
+                                                                        http: requests.Session) -> None:
+    new_movie(plex)
+    url = f"{plex.url}/library/sections/1/all?type=1"
+    headers = {"X-Plex-Token": plex.token, "X-Plex-Container-Start": "0"}
+    assert http.get(url, headers={**headers, "X-Plex-Container-Size": "1001"}).status_code == 400
+    page = http.get(url, headers={**headers, "X-Plex-Container-Size": "1"})
+    root = ET.fromstring(page.content)
+    assert page.status_code == 200 and int(root.get("totalSize")) >= 1 and root.get("librarySectionID") == "1"
 
 
 def test_edit_of_unknown_or_foreign_items(plex: FakePlexServer, http: requests.Session) -> None:
