@@ -24,6 +24,9 @@ Server side (subclass `FakeHTTPServer`):
         # counted under "outage" (exactly: what reached the server during the outage).
     fail_next/drop_next/hang_next(..., where={"id": "12"})  # only requests with that query
         # argument (or path parameter, e.g. "ids") equal to the value
+    srv.idle_timeout = 20.0   # close a keep-alive connection idle that long (None: never), as real
+                              # servers do; set before connections open
+    srv.open_connections() -> int
     srv.counts() -> {"PUT /library/sections/{id}/all": 3, ...};  srv.count(key) -> int
     srv.bump(key, n=1)        # count something of the subclass's own (e.g. from inside a handler)
     srv.extra_count_keys(req) # override: further keys to count for a request, counted with (and
@@ -138,6 +141,7 @@ class FakeHTTPServer:
         self._connections: set[socket.socket] = set()
         self._stopped = threading.Event()
         self._listener: Optional[_Listener] = None
+        self.idle_timeout: Optional[float] = None  # seconds a connection may wait for its next request
 
     @property
     def url(self) -> str:
@@ -169,6 +173,10 @@ class FakeHTTPServer:
             doomed, self._connections = self._connections - {spare}, self._connections & {spare}
         for conn in doomed:
             _close_quietly(conn)
+
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._connections)
 
     def route(self, method: str, pattern: str, handler: Callable[[Request], Response]) -> None:
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern))
@@ -341,6 +349,7 @@ def _make_handler(owner: FakeHTTPServer) -> type:
         disable_nagle_algorithm = True
 
         def setup(self) -> None:
+            self.timeout = owner.idle_timeout  # an idle keep-alive connection is closed after this
             super().setup()
             with owner._lock:
                 owner._connections.add(self.connection)

@@ -29,7 +29,9 @@ TAG_ELEMENTS = {"genre": "Genre", "actor": "Role", "director": "Director", "writ
                 "producer": "Producer", "country": "Country", "collection": "Collection", "label": "Label"}
 TAG_PLURALS = {"genres": "genre", "actors": "actor", "directors": "director", "writers": "writer",
                "producers": "producer", "countries": "country", "collections": "collection", "labels": "label"}
-LISTING_TAG_LIMITS = {"genre": 2, "director": 1, "writer": 1, "producer": 1, "country": 1, "actor": 3}
+LISTING_TAG_LIMITS = {"genre": 2, "director": 1, "writer": 1, "producer": 1, "country": 1, "actor": 3,
+                      "collection": 2}
+COLLECTION_TYPE = 18  # the search type of collections (/library/sections/{id}/all?type=18)
 KIND_TAGS = {
     "movie": frozenset(TAG_ELEMENTS),
     "episode": frozenset({"actor", "director", "writer", "collection", "label"}),
@@ -255,6 +257,18 @@ class Section:
 
 
 @dataclass
+class Collection:
+    """A collection object: made by Plex when a collection tag is first set in a section."""
+    rating_key: int
+    section_key: int
+    title: str
+    subtype: str
+    added_at: int
+    updated_at: int = 0
+    members: set = field(default_factory=set)
+
+
+@dataclass
 class EditPlan:
     values: dict[str, str] = field(default_factory=dict)
     locks: dict[str, bool] = field(default_factory=dict)
@@ -357,6 +371,8 @@ class Library:
         self.pending: list[tuple[int, str, dict]] = []
         self.tag_edit_mode = "replace"
         self._shows: dict[tuple[int, str], int] = {}
+        # Collections are objects in Plex: a collection tag set on an item creates (or joins) one.
+        self.collections: dict[tuple[int, str], "Collection"] = {}
         self._next_key = 1
         self._next_media = 1
 
@@ -632,11 +648,37 @@ class Library:
             by_name.setdefault(tag_name(entry), entry)
         self.tags.adjust(tag, old - by_name.keys(), -1)
         self.tags.adjust(tag, by_name.keys() - old, +1)
+        if tag == "collection":
+            self._move_collections(item, old - by_name.keys(), by_name.keys() - old)
         if by_name:
             item.tags = item.tags or {}
             item.tags[tag] = list(by_name.values())
         elif item.tags:
             item.tags.pop(tag, None)
+
+    def _move_collections(self, item: Item, left: Iterable[str], joined: Iterable[str]) -> None:
+        """Keep collection objects in step: created on first member, gone with the last one."""
+        for name in left:
+            collection = self.collections.get((item.section_key, name))
+            if collection is not None:
+                collection.members.discard(item.rating_key)
+                if not collection.members:
+                    del self.collections[(item.section_key, name)]
+        for name in joined:
+            collection = self.collections.get((item.section_key, name))
+            if collection is None:
+                collection = Collection(self._next_key, item.section_key, name, item.kind, int(time.time()))
+                self._next_key += 1
+                self.collections[(item.section_key, name)] = collection
+            collection.members.add(item.rating_key)
+            collection.updated_at = int(time.time())
+
+    def section_collections(self, section_key: int) -> list["Collection"]:
+        found = [c for (key, _), c in self.collections.items() if key == section_key]
+        return sorted(found, key=lambda c: (c.title.lower(), c.rating_key))
+
+    def collection(self, rating_key: int) -> Optional["Collection"]:
+        return next((c for c in self.collections.values() if c.rating_key == rating_key), None)
 
     def apply_edit(self, item: Item, plan: EditPlan, single: bool = True) -> None:
         for name, value in plan.values.items():

@@ -24,6 +24,11 @@ Test-side API (beyond devkit/fakes/base.py):
         # (also in counts() as BULK_EDIT, so other processes see it)
     plex.refuse_episode_actors = False         # answer 400 to an episode edit carrying actor[...]
     plex.max_page_size = 1000                  # listings asking for more get 400
+    plex.idle_timeout = 20.0                   # idle keep-alive connections are closed by the server
+Collections are objects, as in Plex: `collection[0].tag.tag=X` on an item creates (or joins) the
+section's collection X, listed by GET /library/sections/{id}/collections (and /all?type=18) with
+its childCount, its items at /library/collections/{ratingKey}/children; the last member leaving
+removes it. Listings carry up to 2 collection tags per item, as a real listing does.
     plex.scan_delay = 0.0                      # seconds before a refresh's pending files appear
     plex.refresh_resets_unlocked = False       # PUT .../refresh drops unlocked edits, as an agent would
 Listings (GET /library/sections/{id}/all?type=N, paged by X-Plex-Container-Start/Size as
@@ -44,6 +49,7 @@ from typing import Any, Optional, Union
 from devkit.fakes import plex_xml
 from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
 from devkit.fakes.plex_model import (
+    COLLECTION_TYPE,
     KIND_FIELDS,
     SEARCH_TYPES,
     SECTION_TYPES,
@@ -58,6 +64,7 @@ from devkit.fakes.plex_model import (
 UNAUTHORIZED = b"<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"
 BAD_REQUEST = b"<html><head><title>Bad Request</title></head><body><h1>400 Bad Request</h1></body></html>"
 UPLOAD_LIMIT = 10 * 1024 * 1024  # real Plex answers 500 to image uploads over about 10 MB
+IDLE_TIMEOUT = 20.0  # seconds an idle keep-alive connection stays open, about what a real server allows
 BULK_EDIT = "PUT /library/sections/{id}/all without id"  # the count of edits that hit every item
 IMAGE_KINDS = {"posters": "posters", "arts": "arts", "poster": "posters", "art": "arts"}
 
@@ -81,6 +88,7 @@ class FakePlexServer(FakeHTTPServer):
         self._in_flight = 0
         self._writing: dict[int, int] = {}
         self.refuse_episode_actors = False
+        self.idle_timeout = IDLE_TIMEOUT
         self.max_page_size = 1000
         self._routes_setup()
         self.add_control("remove_item", lambda payload: self.remove_item(int(payload["rating_key"])))
@@ -162,6 +170,7 @@ class FakePlexServer(FakeHTTPServer):
             ("GET", "/library/sections", self._sections),
             ("GET", "/library/sections/{id}/all", self._all),
             ("GET", "/library/sections/{id}/collections", self._collections),
+            ("GET", "/library/collections/{id}/children", self._collection_children),
             ("PUT", "/library/sections/{id}/all", self._edit),
             ("GET", "/library/sections/{id}/refresh", self._refresh_section),
             ("GET", "/library/metadata/{ids}", self._metadata),
@@ -245,11 +254,18 @@ class FakePlexServer(FakeHTTPServer):
             raise _bad_request(f"type {raw} does not fit a {section.type} section")
         return search_type
 
-    def _all(self, req: Request) -> Response:
+    def _page_window(self, req: Request) -> tuple[int, Optional[int]]:
         start = max(0, _int(req.arg("X-Plex-Container-Start") or "0"))
         size = req.arg("X-Plex-Container-Size")
         if size is not None and _int(size) > self.max_page_size:
             raise _bad_request(f"X-Plex-Container-Size {size} is over {self.max_page_size}")
+        return start, None if size is None else _int(size)
+
+    def _all(self, req: Request) -> Response:
+        if req.arg("type") == str(COLLECTION_TYPE):
+            return self._collections(req)
+        start, _ = self._page_window(req)
+        size = req.arg("X-Plex-Container-Size")
         with self.library.lock:
             section = self._section(req)
             search_type = self._search_type(req, section, required=False)
@@ -262,8 +278,21 @@ class FakePlexServer(FakeHTTPServer):
                                               with_meta=req.arg("includeMeta") == "1"))
 
     def _collections(self, req: Request) -> Response:
+        start, size = self._page_window(req)
         with self.library.lock:
-            return self._xml(plex_xml.collections(self._section(req), req.arg("includeMeta") == "1"))
+            section = self._section(req)
+            found = self.library.section_collections(section.key)
+            window = found[start:] if size is None else found[start:start + max(0, size)]
+            return self._xml(plex_xml.collections(section, req.arg("includeMeta") == "1", window, start,
+                                                  len(found)))
+
+    def _collection_children(self, req: Request) -> Response:
+        with self.library.lock:
+            collection = self.library.collection(_int(req.params["id"]))
+            if collection is None:
+                raise HTTPError(404)
+            items = sorted((self.library.items[k] for k in collection.members), key=lambda i: i.sort_key)
+            return self._xml(plex_xml.metadata(self.library, items) if items else plex_xml.container([]))
 
     def _metadata(self, req: Request) -> Response:
         keys = [_int(part) for part in req.params["ids"].split(",") if part]

@@ -20,6 +20,7 @@ from devkit.fakes.plex_model import (
     SECTION_TYPES,
     SORT_KEYS,
     TAG_ELEMENTS,
+    Collection,
     Item,
     Library,
     Section,
@@ -166,11 +167,14 @@ def listing(lib: Library, section: Section, search_type: int, keys: list[int], s
     return root
 
 
-def collections(section: Section, with_meta: bool) -> ET.Element:
-    """GET /library/sections/{id}/collections: the fake keeps collections as tags only, so no items."""
+def collections(section: Section, with_meta: bool, found: Optional[list[Collection]] = None, start: int = 0,
+                total: Optional[int] = None) -> ET.Element:
+    """GET /library/sections/{id}/collections (or /all?type=18): one <Directory> per collection."""
     art, thumb, _ = SECTION_ART[section.type]
     view_group, view_title = VIEW_GROUPS[SECTION_TYPES[section.type][0]]
-    root = container([], totalSize=0, offset=0, allowSync=1, art=art, identifier=IDENTIFIER,
+    children = [collection_element(section, c) for c in found or ()]
+    root = container(children, totalSize=len(children) if total is None else total, offset=start, allowSync=1,
+                     art=art, identifier=IDENTIFIER,
                      librarySectionID=section.key, librarySectionTitle=section.title,
                      librarySectionUUID=section.uuid, **MEDIA_TAG, sortAsc=1, thumb=thumb,
                      title1=section.title, title2=view_title, viewGroup=view_group, viewMode=131122)
@@ -182,6 +186,18 @@ def collections(section: Section, with_meta: bool) -> ET.Element:
         el.extend(_field_types())
         root.insert(0, el)
     return root
+
+
+def collection_element(section: Section, c: Collection) -> ET.Element:
+    rk = c.rating_key
+    return ET.Element("Directory", {
+        "ratingKey": str(rk), "key": f"/library/collections/{rk}/children", "guid": f"collection://{rk}",
+        "type": "collection", "title": c.title, "subtype": c.subtype, "summary": "", "index": str(rk),
+        "librarySectionID": str(section.key), "librarySectionKey": f"/library/sections/{section.key}",
+        "librarySectionTitle": section.title, "childCount": str(len(c.members)), "smart": "0",
+        "collectionMode": "-1", "collectionSort": "0", "content": f"/library/sections/{section.key}",
+        "thumb": f"/library/collections/{rk}/composite/{c.updated_at}", "addedAt": str(c.added_at),
+        "updatedAt": str(c.updated_at)})
 
 
 def meta(section: Section, active_type: int) -> ET.Element:

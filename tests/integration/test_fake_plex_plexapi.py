@@ -367,3 +367,30 @@ def test_removed_items_are_gone_for_plexapi(plex: FakePlexServer) -> None:
     with pytest.raises(urllib.error.HTTPError) as unknown:
         FakeControl(plex.url).call("remove_item", {"rating_key": episode})
     assert unknown.value.code == 400
+
+
+def test_idle_keep_alive_connections_are_closed_by_the_server(plex: FakePlexServer) -> None:
+    assert plex.idle_timeout == 20.0  # the default, about what a real server allows
+    plex.idle_timeout = 0.3
+    with requests.Session() as http:
+        headers = {"X-Plex-Token": plex.token}
+        assert http.get(f"{plex.url}/identity", headers=headers).status_code == 200
+        assert plex.open_connections() == 1
+        wait_until(lambda: plex.open_connections() == 0, timeout=10, message="the idle connection to close")
+        assert http.get(f"{plex.url}/identity", headers=headers).status_code == 200  # a new connection
+
+
+def test_collection_tags_make_collection_objects_plexapi_can_read(plex: FakePlexServer) -> None:
+    first = plex.add_movie(1, ["/data/videos/c1.mp4"], "One", collections=["Alpha", "Beta", "Gamma"])
+    second = plex.add_movie(1, ["/data/videos/c2.mp4"], "Two")
+    server = connect(plex)
+    server.fetchItem(second).edit(**{"collection[0].tag.tag": "Alpha"})
+    section = server.library.sectionByID(1)
+    found = {c.title: c for c in section.collections()}
+    assert {title: c.childCount for title, c in found.items()} == {"Alpha": 2, "Beta": 1, "Gamma": 1}
+    assert sorted(i.title for i in found["Alpha"].items()) == ["One", "Two"]
+    listed = next(i for i in section.all() if i.ratingKey == first)
+    assert len(listed.collections) == 2  # a listing carries at most two collection tags
+    server.fetchItem(first).removeCollection("Beta")
+    assert "Beta" not in {c.title for c in section.collections()}  # its last member left
+    assert plex.item(first)["collections"] == ["Alpha", "Gamma"]

@@ -293,3 +293,15 @@ def test_the_client_refuses_an_edit_without_an_item_id(plex, connect):
         with pytest.raises(PermanentError, match="without an item id"):
             target.client.edit(ItemState(rating_key=missing, section_id=1, type="movie"), {"title.value": "x"}, ("title",))
     assert plex.count("PUT /library/sections/{id}/all") == 0 and plex.bulk_edits == 0
+
+
+def test_a_pooled_connection_the_server_closed_while_idle_costs_no_error(plex, connect):
+    from tests.helpers.procs import wait_until
+
+    plex.idle_timeout = 0.3  # real servers close idle keep-alive connections after about 20 s
+    rk = plex.add_movie(1, [MOVIE], "clip")
+    target = connect(sync_poster=False, sync_art=False)
+    record = target.sync_scene(full_scene(MOVIE), None)
+    wait_until(lambda: plex.open_connections() == 0, timeout=10, message="Plex to close the idle connection")
+    target.sync_scene(full_scene(MOVIE, title="After a pause"), record)
+    assert plex.item(rk)["title"] == "After a pause"
