@@ -17,8 +17,9 @@ in pkg/plugin/common/msg.go and the resolvers that call `ExecutePostHooks`):
   scene, `id` is that scene.
 
 An update is skipped only when every field it touched is one PlexSync knows it does not sync;
-an unknown field (a newer Stash, a merge, a file change) queues a job, because a needless job
-costs one Stash read while a skipped one loses an edit.
+an unknown field (a newer Stash, a file change) queues a job, because a needless job
+costs one Stash read while a skipped one loses an edit. Scene merges and cover regeneration
+fire no scene hook at all (Stash's pkg/plugin/hook); only a full sync picks those up.
 """
 from __future__ import annotations
 
