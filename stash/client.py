@@ -23,7 +23,14 @@ import requests
 import urllib3
 from stashapi.stashapp import StashInterface
 
-from common.errors import ConfigurationError, PermanentError, StashUnreachable, SyncError, TransientError
+from common.errors import (
+    ConfigurationError,
+    PermanentError,
+    StashUnreachable,
+    SyncError,
+    TransientError,
+    stash_status_error,
+)
 from common.log import get_logger
 from common.models import Scene
 from common.redact import redact
@@ -229,9 +236,10 @@ class StashClient:
                 raise ConfigurationError(f"Stash at {self.url} refused an image download (HTTP {status}): {_AUTH_HINT}")
             if status == 404:
                 raise PermanentError(f"Stash has no image at {shown} (HTTP 404)")
-            if status in (502, 503, 504):
+            server_error = stash_status_error(status)
+            if server_error is StashUnreachable:
                 raise StashUnreachable(f"Stash is not reachable at {self.url}: HTTP {status} for the image {shown}")
-            if status == 429 or status >= 500:
+            if server_error is not None:
                 raise TransientError(f"Stash answered HTTP {status} for the image {shown}")
             if status != 200:
                 raise PermanentError(f"Stash answered HTTP {status} for the image {shown}")
@@ -323,11 +331,12 @@ class StashClient:
         except ValueError:
             document = None
         errors = document.get("errors") if isinstance(document, dict) else None
-        if status in (502, 503, 504):
+        server_error = stash_status_error(status)
+        if server_error is StashUnreachable:
             raise StashUnreachable(f"Stash is not reachable at {self.url}: HTTP {status} to {operation}")
         if errors:
             _raise_graphql_errors(errors, operation, status)
-        if status == 429 or status >= 500:
+        if server_error is not None:
             raise TransientError(f"Stash answered HTTP {status} to {operation}")
         if not isinstance(document, dict):
             raise ConfigurationError(f"{self.connection.graphql_url} does not answer like Stash's GraphQL API "
