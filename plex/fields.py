@@ -39,8 +39,18 @@ TAG_FIELDS = (GENRE, ACTOR, DIRECTOR, COLLECTION, LABEL)
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_DROP_UNRESERVED = dict.fromkeys(map(ord, _UNRESERVED))
 _SPACES = re.compile(r"[ \t\n\x0b\x0c\r\u0085\u2028\u2029]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_CONTROLS: Dict[str, "re.Pattern[str]"] = {}
+
+
+def _controls_except(keep: str) -> "re.Pattern[str]":
+    pattern = _CONTROLS.get(keep)
+    if pattern is None:
+        chars = [chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000)) if chr(c) not in keep]
+        pattern = _CONTROLS[keep] = re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
+    return pattern
 
 
 @dataclass(frozen=True)
@@ -55,20 +65,18 @@ class Wanted:
 
 
 def encoded_len(text: str) -> int:
-    """Length of `text` once percent-encoded in a query string (what counts against URL limits)."""
-    return sum(1 if ch in _UNRESERVED else 3 * len(ch.encode("utf-8", "surrogatepass")) for ch in text)
+    """Length of `text` once percent-encoded in a query string (what counts against URL limits).
+
+    Unreserved characters (all ASCII) stay one byte; every other UTF-8 byte becomes three.
+    """
+    unreserved = len(text) - len(text.translate(_DROP_UNRESERVED))
+    return 3 * len(text.encode("utf-8", "surrogatepass")) - 2 * unreserved
 
 
 def _strip_controls(text: str, keep: str = "") -> str:
-    out = []
-    for ch in text:
-        if ch in keep:
-            out.append(ch)
-            continue
-        if unicodedata.category(ch) in ("Cc", "Cs"):
-            continue  # control characters and lone surrogates (Stash's JSON can carry either)
-        out.append(ch)
-    return "".join(out)
+    """`text` without control characters (category Cc: U+0000–U+001F, U+007F–U+009F) and lone
+    surrogates (Cs: U+D800–U+DFFF), which Stash's JSON can carry, except those in `keep`."""
+    return _controls_except(keep).sub("", text)
 
 
 def _bound(text: str, max_chars: int, max_encoded: Optional[int] = None) -> str:

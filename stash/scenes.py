@@ -128,13 +128,13 @@ def scene_from_graphql(data: Mapping[str, Any]) -> Scene:
         studio=_text(studio.get("name")) or None,
         parent_studio=_text(parent.get("name")) or None,
         performers=_performers(data.get("performers") or ()),
-        tags=_unique(_text(tag.get("name")) for tag in data.get("tags") or () if isinstance(tag, Mapping)),
+        tags=_unique(_text(tag.get("name")) for tag in data.get("tags") or () if isinstance(tag, dict)),
         tag_parents=_tag_parents(data.get("tags") or ()),
         director=_text(data.get("director")) or None,
         groups=_unique(
             _text((entry.get("group") or {}).get("name"))
             for entry in data.get("groups") or ()
-            if isinstance(entry, Mapping)
+            if isinstance(entry, dict)
         ),
         files=_files(data.get("files") or ()),
         screenshot_url=_text(paths.get("screenshot")) or None,
@@ -147,6 +147,8 @@ def is_placeholder_image(url: Optional[str]) -> bool:
     """Stash marks a performer without an image with `default=true` in image_path's query."""
     if not url:
         return True
+    if "default" not in url:
+        return False
     values = parse_qs(urlsplit(url).query).get("default", ())
     return any(value.lower() == "true" for value in values)
 
@@ -176,7 +178,7 @@ def _unique(names: Iterable[str]) -> Tuple[str, ...]:
 
 def _ancestors(tag: Mapping[str, Any]) -> Iterator[str]:
     for parent in tag.get("parents") or ():
-        if isinstance(parent, Mapping):
+        if isinstance(parent, dict):
             yield _text(parent.get("name"))
             yield from _ancestors(parent)
 
@@ -185,7 +187,7 @@ def _tag_parents(entries: Iterable[Any]) -> Tuple[Tuple[str, Tuple[str, ...]], .
     """Each tag with parents, and every ancestor name the query reached (three levels up)."""
     result = []
     for tag in entries:
-        if isinstance(tag, Mapping) and tag.get("parents"):
+        if isinstance(tag, dict) and tag.get("parents"):
             result.append((_text(tag.get("name")), _unique(_ancestors(tag))))
     return tuple(result)
 
@@ -194,7 +196,7 @@ def _performers(entries: Iterable[Any]) -> Tuple[Performer, ...]:
     result: List[Performer] = []
     names = set()
     for entry in entries:
-        if not isinstance(entry, Mapping):
+        if not isinstance(entry, dict):
             continue
         name = _text(entry.get("name"))
         disambiguation = _text(entry.get("disambiguation"))
@@ -211,7 +213,7 @@ def _performers(entries: Iterable[Any]) -> Tuple[Performer, ...]:
 def _files(entries: Iterable[Any]) -> Tuple[SceneFile, ...]:
     result: List[SceneFile] = []
     for entry in entries:
-        if not isinstance(entry, Mapping) or not _text(entry.get("path")):
+        if not isinstance(entry, dict) or not _text(entry.get("path")):
             continue
         size = entry.get("size")
         try:
