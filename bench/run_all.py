@@ -147,7 +147,7 @@ BENCHES: Dict[str, Tuple[List[str], Callable[[str], Rows]]] = {
     "sync_throughput": ([SYNC, "--scenes", "2000", "--json"], _sync("sync_throughput")),
     "sync_no_images": ([SYNC, "--scenes", "2000", "--no-images", "--json"], _sync("sync_no_images")),
     "sync_10k": ([SYNC, "--scenes", "10000", "--json"], _sync("sync_10k")),
-    "sync_100k": ([SYNC, "--scenes", "100000", "--json"], _sync("sync_100k")),
+    "sync_100k": ([SYNC, "--scenes", "100000", "--timeout", "5400", "--json"], _sync("sync_100k")),
     "queue_enqueue": (["bench/queue_enqueue.py", "--calls", "200", "--processes", "20"], _queue_enqueue),
     "queue_housekeeping": (["bench/queue_housekeeping.py", "--jobs", "20000", "--round", "10000"], _queue_housekeeping),
     "plex_index": (["bench/plex_index.py", "--sizes", "10000"], _plex_index),
@@ -160,7 +160,7 @@ def run(name: str) -> Tuple[Rows, str, float]:
     argv, parse = BENCHES[name]
     command = "python " + " ".join(argv)
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, *argv], cwd=str(REPO), capture_output=True, text=True, timeout=3600)
+    done = subprocess.run([sys.executable, *argv], cwd=str(REPO), capture_output=True, text=True, timeout=12000)
     seconds = time.perf_counter() - began
     if done.returncode != 0:
         tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
