@@ -4,7 +4,8 @@ It ties the parts together — index (where is the scene in Plex?), fields (what
 say?), writer (what must change?), images (did the screenshot change?) — and owns the request
 budget: an unchanged scene costs no request; a changed one costs a read of the item, one PUT,
 the rating when it changed, and one upload per changed image; `prepare()` reads the items of a
-whole batch in one bounded request first, so the read is shared. It raises only `common.errors`
+whole batch in one bounded request first, so the read is shared. `preview_scene()` runs the same
+steps up to the writes and answers what they would change (plex/preview.py). It raises only `common.errors`
 classes and hands back `SyncRecord`s and `MatchResult`s, never plexapi objects; it knows nothing
 of the queue.
 
@@ -20,7 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 from common.errors import ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, SyncError
 from common.log import get_logger
@@ -34,9 +35,11 @@ from plex.images import ImagePlan, needs_download, plan_images
 from plex.index import Database, LibraryIndex
 from plex.index_refresh import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, IndexRefresher
 from plex.matcher import AMBIGUOUS, MATCHED, MISSING, MatchResult, match_files
+from plex.preview import FAILED, UNCHANGED, UNMATCHED, ScenePlan, ScenePreview, describe
 from plex.writer import ART_LOCK, POSTER_LOCK, EditPlan, ItemState, plan_edit
 
 log = get_logger("plex")
+T = TypeVar("T")
 NAMED_PATHS = 5
 
 
@@ -203,6 +206,36 @@ class PlexTarget:
         if previous is not None and self._unchanged(scene, previous, digest, force):
             return previous
         result = self._resolve(scene, previous)
+        return self._on_item(scene, result, lambda item: self._write(scene, previous, digest, item, force))
+
+    def preview_scene(self, scene: Scene, previous: Optional[SyncRecord], force: bool = False) -> ScenePreview:
+        """What `sync_scene` would do, computed by the same steps, without writing to Plex.
+
+        Reads only (the matched item, the newest items before "not in Plex yet", the screenshot
+        from Stash); never asks Plex to scan and never remembers what was written. Plex-wide
+        failures are raised as `sync_scene` raises them; a scene's own failure is its answer."""
+        digest = self._digest(scene)
+        if previous is not None and self._unchanged(scene, previous, digest, force):
+            return ScenePreview(scene.id, UNCHANGED, previous.rating_key, previous.section_id,
+                                reason="unchanged since the last sync", title=scene.title)
+        try:
+            result = self._resolve(scene, previous, scan=False)
+        except (NotInPlexYet, PermanentError) as exc:
+            return ScenePreview(scene.id, UNMATCHED, reason=str(exc), title=scene.title)
+        try:
+            item, planned = self._on_item(scene, result, lambda item: (item, self.plan_scene(scene, previous, item,
+                                                                                             force)))
+        except (PlexUnreachable, ConfigurationError):
+            raise
+        except NotInPlexYet as exc:
+            return ScenePreview(scene.id, UNMATCHED, reason=str(exc), title=scene.title)
+        except SyncError as exc:
+            return ScenePreview(scene.id, FAILED, int(result.rating_key or 0), int(result.section_id or 0),
+                                reason=str(exc), title=scene.title)
+        return describe(scene.id, item, planned.want, planned.edit, planned.images, result.step, scene.title)
+
+    def _on_item(self, scene: Scene, result: MatchResult, use: Callable[[ItemState], T]) -> T:
+        """`use(item)` on the matched item read fresh, under its lock; a vanished item is matched again."""
         rating_key = int(result.rating_key or 0)
         with self._items.hold(rating_key):
             try:
@@ -210,7 +243,7 @@ class PlexTarget:
             except ItemVanished:
                 self.index.remove_item(rating_key)
             else:
-                return self._write(scene, previous, digest, item, force)
+                return use(item)
         again_key = self._match_again(scene, result)
         with self._items.hold(again_key):
             try:
@@ -218,17 +251,25 @@ class PlexTarget:
             except ItemVanished:
                 self.index.remove_item(again_key)
                 raise self._gone(scene, result) from None
-            return self._write(scene, previous, digest, item, force)
+            return use(item)
+
+    def plan_scene(self, scene: Scene, previous: Optional[SyncRecord], item: ItemState, force: bool) -> ScenePlan:
+        """Everything a sync of `scene` would send to `item`: the edit, the rating, the images.
+
+        The one place both the sync (`_write`) and the preview compute it, so they cannot differ.
+        May download the screenshot from Stash (when it changed); sends nothing to Plex."""
+        want = for_item_type(wanted(scene, self.settings), item.type)
+        same_item = previous if previous is not None and previous.rating_key == item.rating_key else None
+        images = plan_images(scene, same_item, self.settings, self.fetch_image, force)
+        locks = ((POSTER_LOCK,) if images.poster else ()) + ((ART_LOCK,) if images.art else ())
+        edit = plan_edit(want, item, self.index.written(item.rating_key), self.settings.preserve_plex_edits, locks)
+        return ScenePlan(want, images, edit, same_item)
 
     def _write(self, scene: Scene, previous: Optional[SyncRecord], digest: str, item: ItemState,
                force: bool) -> SyncRecord:
         """The writes for one item, under its lock: one PUT (normally), the rating if it changed, then images."""
-        want = wanted(scene, self.settings)
-        same_item = previous if previous is not None and previous.rating_key == item.rating_key else None
-        images = plan_images(scene, same_item, self.settings, self.fetch_image, force)
-        locks = ((POSTER_LOCK,) if images.poster else ()) + ((ART_LOCK,) if images.art else ())
-        plan = plan_edit(for_item_type(want, item.type), item, self.index.written(item.rating_key),
-                         self.settings.preserve_plex_edits, locks)
+        planned = self.plan_scene(scene, previous, item, force)
+        images, plan, same_item = planned.images, planned.edit, planned.same_item
         try:
             # Metadata first: an image that fails must never hold back or undo the fields.
             self._write_fields(scene, item, plan)
@@ -309,7 +350,7 @@ class PlexTarget:
                 source = images.source
         return SyncRecord(scene.id, item.section_id, item.rating_key, digest, source, poster, art, now)
 
-    def _resolve(self, scene: Scene, previous: Optional[SyncRecord]) -> MatchResult:
+    def _resolve(self, scene: Scene, previous: Optional[SyncRecord], scan: bool = True) -> MatchResult:
         if not scene.files:
             raise NotInPlexYet(f"scene {scene.id} has no files in Stash, so it cannot be found in Plex")
         result = self.match(scene)
@@ -320,7 +361,7 @@ class PlexTarget:
                 f"scene {scene.id} matches {len(result.candidates)} Plex files ({result.step} match): "
                 f"{_paths_text(result.candidates)}; remove the duplicate in Plex or turn strict_matching off "
                 f"in {WHERE}")
-        folder = self.request_scan(scene) if previous is None else None
+        folder = self.request_scan(scene) if previous is None and scan else None
         note = f"; asked Plex to scan {folder}" if folder else ""
         raise NotInPlexYet(f"scene {scene.id} is not in Plex yet (looked for {_paths_text(result.mapped_paths)}){note}")
 
