@@ -97,12 +97,13 @@ class Services:
 
         PlexClient.connect(settings, self.data_dir).close()
 
-    def connect_plex(self, settings: Settings, fetch_image: Callable[[str], bytes]) -> Any:
-        """A connected `plex.target.PlexTarget` (imported here: only runs that talk to Plex pay for plexapi)."""
+    def connect_plex(self, settings: Settings, fetch_image: Callable[[str], bytes], database: Any = None) -> Any:
+        """A connected `plex.target.PlexTarget` (imported here: only runs that talk to Plex pay for plexapi),
+        on the process's database, or on `database` (the preview's copy, sync_queue.snapshot)."""
         from plex.target import PlexTarget
 
         settings.require_plex()
-        return PlexTarget.connect(settings, self.data_dir, self.database(), fetch_image)
+        return PlexTarget.connect(settings, self.data_dir, database or self.database(), fetch_image)
 
     def processor_factory(self, connection: Optional[StashConnection] = None,
                           overrides: Optional[Mapping[str, Any]] = None) -> ProcessorFactory:

@@ -37,7 +37,7 @@ class TaskServices(Protocol):
 
     def check_plex(self, settings: Any) -> None: ...
 
-    def connect_plex(self, settings: Any, fetch_image: Callable[[str], bytes]) -> Any: ...
+    def connect_plex(self, settings: Any, fetch_image: Callable[[str], bytes], database: Any = None) -> Any: ...
 
     def processor_factory(self, connection: Optional[StashConnection] = None,
                           overrides: Optional[Mapping[str, Any]] = None) -> Any: ...
@@ -77,15 +77,16 @@ class TaskContext:
 
         return load_connection(self.data_dir)
 
-    def connect(self, require_plex: bool = True) -> Any:
+    def connect(self, require_plex: bool = True, remember: bool = True) -> Any:
         """Connect to Stash, read and validate the settings, and remember the connection for the
-        drainer (and the settings for the hook). Returns the session (`.client`, `.settings`);
-        the caller closes `session.client`."""
+        drainer (and the settings for the hook) unless `remember` is off (a run that writes
+        nothing). Returns the session (`.client`, `.settings`); the caller closes `session.client`."""
         session = self.services.connect_stash(self.stash_connection(), self.overrides)
         try:
             if require_plex:
                 session.settings.require_plex()
-            self.services.remember_stash(session)
+            if remember:
+                self.services.remember_stash(session)
         except BaseException:
             session.client.close()
             raise
