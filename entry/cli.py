@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--recent", action="store_true", help="only scenes updated in the last --hours (24)")
     sync.add_argument("--hours", type=float, default=24.0, help=argparse.SUPPRESS)
     sync.add_argument("--force", action="store_true", help="rewrite every scene in Plex, changed or not")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="write nothing: show what the sync would change in Plex (--json: one object per scene)")
+    sync.add_argument("--details", type=int, default=20, help="with --dry-run: scenes shown in full (default 20)")
     command("process-queue", "work through what is already queued, then exit")
     command("status", "queue counts, retries, dead letters, last sync, drainer and Plex state")
     dlq = command("dlq", "failed jobs (dead letters): dlq list|retry|clear|purge [--days N]")
@@ -182,6 +185,13 @@ def _needs_stash(ctx: Any) -> None:
 def _mode(args: argparse.Namespace) -> tuple:
     """(task mode, options) for a command."""
     if args.command == "sync":
+        if args.dry_run:  # the same scenes as the sync would take, nothing written
+            options: Dict[str, Any] = {"details": args.details}
+            if args.force:
+                options["force"] = True
+            if args.recent:
+                options["hours"] = args.hours
+            return "preview", options
         if args.recent:
             return "sync_recent", {"hours": args.hours}
         return ("sync_all_force" if args.force else "sync_all"), {}
@@ -229,6 +239,8 @@ def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: 
     _setup_logging(args, ctx)
     from tasks.registry import run_mode
 
+    if mode == "preview" and args.json:
+        options["emit"] = _json_line(stdout)  # one object per scene, as each is previewed
     try:
         result = run_mode(mode, ctx, **options)
     finally:
@@ -237,7 +249,8 @@ def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: 
     if args.json:
         import json
 
-        stdout.write(json.dumps(result.to_json(), ensure_ascii=False, default=str, indent=2) + "\n")
+        stdout.write(json.dumps(result.to_json(), ensure_ascii=False, default=str,
+                                indent=None if "emit" in options else 2) + "\n")
     else:
         stdout.write(result.text + "\n")
     stdout.flush()
@@ -245,6 +258,15 @@ def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: 
         stderr.write(f"plexsync: {result.failed}\n")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _json_line(stdout: TextIO) -> Any:
+    import json
+
+    def emit(document: Dict[str, Any]) -> None:
+        stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+
+    return emit
 
 
 def main(argv: List[str], env: Optional[Dict[str, str]] = None, stdout: Optional[TextIO] = None,
@@ -262,6 +284,8 @@ def main(argv: List[str], env: Optional[Dict[str, str]] = None, stdout: Optional
         return EXIT_USAGE
     if args.command == "sync" and args.force and args.recent:
         parser.error("sync: --force and --recent cannot be combined")
+    if args.command == "sync" and args.details < 0:
+        parser.error("sync: --details must be 0 or more")
     for name in ("json", "debug", "verbose"):
         setattr(args, name, bool(getattr(args, name, False)))
     return funnel(lambda: _run(args, env, stdout, stderr), stderr, args.debug)

@@ -22,6 +22,7 @@ OPTION_ARGS: Dict[str, Dict[str, tuple]] = {
     "dlq_purge": {"days": (float, 0.0)},
     "health": {"sample": (int, 1)},
     "match_report": {"examples": (int, 0)},
+    "preview": {"details": (int, 0)},
 }
 LOG_EVERY = 10.0  # seconds between progress lines in the log
 
