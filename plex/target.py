@@ -4,10 +4,10 @@ It ties the parts together — index (where is the scene in Plex?), fields (what
 say?), writer (what must change?), images (did the screenshot change?) — and owns the request
 budget: an unchanged scene costs no request; a changed one costs a read of the item, one PUT,
 the rating when it changed, and one upload per changed image; `prepare()` reads the items of a
-whole batch in one bounded request first, so the read is shared. `preview_scene()` runs the same
-steps up to the writes and answers what they would change (plex/preview.py). It raises only `common.errors`
-classes and hands back `SyncRecord`s and `MatchResult`s, never plexapi objects; it knows nothing
-of the queue.
+whole batch in one bounded request first, so the read is shared. `preview_scene()` runs the
+same steps up to the writes and answers what they would change (plex/preview.py). It raises
+only `common.errors` classes and hands back `SyncRecord`s and `MatchResult`s, never plexapi
+objects; it knows nothing of the queue.
 
 Threads: `sync_scene` may run on several threads at once (the worker writes a batch
 concurrently). The library index refresh and matching run under one lock, and every read and
@@ -221,10 +221,17 @@ class PlexTarget:
         try:
             result = self._resolve(scene, previous, scan=False)
         except (NotInPlexYet, PermanentError) as exc:
-            return ScenePreview(scene.id, UNMATCHED, reason=str(exc), title=scene.title)
+            would_scan = (isinstance(exc, NotInPlexYet) and previous is None and scene.files
+                          and self.settings.trigger_plex_scan  # as request_scan decides, without asking
+                          and self.library.section_for(map_path(scene.files[0].path, self._rules)) is not None)
+            note = "; a sync would ask Plex to scan its folder (trigger_plex_scan)" if would_scan else ""
+            return ScenePreview(scene.id, UNMATCHED, reason=f"{exc}{note}", title=scene.title)
+
+        def plan(item: ItemState) -> Tuple[ItemState, ScenePlan]:
+            return item, self.plan_scene(scene, previous, item, force)
+
         try:
-            item, planned = self._on_item(scene, result, lambda item: (item, self.plan_scene(scene, previous, item,
-                                                                                             force)))
+            item, planned = self._on_item(scene, result, plan)
         except (PlexUnreachable, ConfigurationError):
             raise
         except NotInPlexYet as exc:

@@ -144,3 +144,15 @@ def test_plex_down_is_one_line_and_leaves_no_state(fakes_factory):
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith("plexsync: Plex is unreachable")
     assert not (fakes.data_dir / "queue.db").exists()
+
+
+def test_with_trigger_plex_scan_the_preview_says_so_and_asks_for_no_scan(fakes_factory):
+    fakes = fakes_factory(scenes=40, seed=9)
+    fakes.configure(trigger_plex_scan=True)
+    fakes.plex.reset_counts()
+    scenes, _ = _preview(fakes)
+    _only_reads(fakes)
+    pending = [scene for scene in scenes if scene["scene_id"] in fakes.world.pending_ids]
+    assert pending and all("a sync would ask Plex to scan its folder" in scene["reason"] for scene in pending)
+    outside = [scene for scene in scenes if scene["scene_id"] in fakes.world.unmapped_ids]
+    assert outside and not any("scan" in scene["reason"] for scene in outside)  # in no library's folder
