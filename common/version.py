@@ -2,4 +2,4 @@
 
 tests/unit/test_version.py keeps PlexSync.yml, pyproject.toml and CHANGELOG.md equal to it.
 """
-VERSION = "0.2.0"
+VERSION = "0.3.0"

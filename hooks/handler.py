@@ -19,6 +19,7 @@ TYPE_CHECKING = False  # typing costs milliseconds on every hook
 if TYPE_CHECKING:
     from entry.protocol import PluginInput
 
+ENTITY_PREFIXES = ("Tag", "Performer", "Studio", "Group")  # hooks/entities.py, imported only for them
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -44,8 +45,12 @@ def remember_stash(plugin_input: PluginInput) -> None:
 
 def handle_hook(plugin_input: PluginInput) -> str:
     """Queue the scene the hook names (or nothing); HookInputError says what was malformed."""
+    hook_context = plugin_input.hook_context
+    hook_type = hook_context.get("type") if isinstance(hook_context, dict) else None
+    if isinstance(hook_type, str) and hook_type.split(".")[0] in ENTITY_PREFIXES:
+        return handle_entity_hook(plugin_input)
     try:
-        job = job_from_hook(plugin_input.hook_context)
+        job = job_from_hook(hook_context)
     except HookInputError as exc:
         raise HookInputError(f"ignored a malformed hook: {exc}") from None
     if job is None:
@@ -57,3 +62,24 @@ def handle_hook(plugin_input: PluginInput) -> str:
     remember_stash(plugin_input)
     ensure_drainer(plugin_input.data_dir, plugin_input.plugin_dir or PLUGIN_DIR)
     return f"queued scene {job.scene_id} ({job.action})"
+
+
+def handle_entity_hook(plugin_input: PluginInput) -> str:
+    """Queue a renamed, merged or deleted tag, performer, studio or group (or nothing)."""
+    from hooks.entities import ENTITY_HOOKS, change_from_hook
+    from sync_queue.rows import enqueue_entity_change
+
+    if plugin_input.hook_context.get("type") not in ENTITY_HOOKS:
+        return "nothing PlexSync syncs changed"
+    try:
+        change = change_from_hook(plugin_input.hook_context)
+    except HookInputError as exc:
+        raise HookInputError(f"ignored a malformed hook: {exc}") from None
+    if change is None:
+        return "nothing PlexSync syncs changed"
+    if not hook_enabled(plugin_input.data_dir):
+        return "PlexSync is disabled (setting 'enabled' is off)"
+    enqueue_entity_change(plugin_input.data_dir, change.kind, change.entity_id, change.change, change.fields)
+    remember_stash(plugin_input)
+    ensure_drainer(plugin_input.data_dir, plugin_input.plugin_dir or PLUGIN_DIR)
+    return f"queued {change.kind} {change.entity_id} ({change.change}); its scenes follow"

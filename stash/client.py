@@ -211,6 +211,24 @@ class StashClient:
                 return
             after = last
 
+    def scene_ids_with(self, kind: Optional[str], entity_id: int, after_id: int, limit: int) -> List[int]:
+        """The ids above `after_id` of the scenes carrying tag (performer, studio, group) `entity_id`,
+        ascending, at most `limit`; `kind` None: of every scene."""
+        size = max(1, min(int(limit), MAX_PAGE_SIZE))
+        scene_filter = gql.scene_filter(after_id=int(after_id))
+        if kind is not None:
+            try:
+                scene_filter.update(gql.entity_criterion(kind, entity_id))
+            except KeyError:
+                raise PermanentError(f"PlexSync cannot look up scenes by {kind!r}") from None
+        variables = {"scene_filter": scene_filter,
+                     "filter": {"page": 1, "per_page": size, "sort": "id", "direction": "ASC"}}
+        result = _find_scenes(self._graphql(gql.FIND_SCENE_IDS, variables), "PlexSyncSceneIds")
+        try:
+            return sorted(int(raw["id"]) for raw in result.get("scenes") or ())
+        except (KeyError, TypeError, ValueError):
+            raise PermanentError("Stash answered PlexSyncSceneIds with a malformed page") from None
+
     def count_scenes(self, updated_since: Optional[str] = None) -> int:
         """How many scenes there are (updated after `updated_since`, when given)."""
         variables = {"scene_filter": gql.scene_filter(updated_since),

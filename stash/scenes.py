@@ -96,6 +96,23 @@ def scene_filter(updated_since: Optional[str] = None, after_id: Optional[int] = 
     return result
 
 
+# How findScenes filters by each entity PlexSync names in Plex (Stash's SceneFilterType). Tags
+# and studios include their descendants (depth -1): label_tags, exclude_tags and the parent
+# studio collection follow the hierarchy, so a parent's rename can change a child's scenes.
+ENTITY_CRITERIA = {
+    "tag": ("tags", {"depth": -1}),
+    "studio": ("studios", {"depth": -1}),
+    "performer": ("performers", {}),
+    "group": ("groups", {"depth": 0}),
+}
+
+
+def entity_criterion(kind: str, entity_id: int) -> Dict[str, Any]:
+    """The SceneFilterType part for "scenes that carry `kind` `entity_id`" (KeyError: unknown kind)."""
+    name, extra = ENTITY_CRITERIA[kind]
+    return {name: {"value": [str(int(entity_id))], "modifier": "INCLUDES", **extra}}
+
+
 def recent_cutoff(hours: float = 24.0, now: Optional[datetime] = None) -> str:
     """The `updated_since` text for "changed in the last `hours`": local time, to the minute.
 

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from common.datadir import ensure_private_dir, touch_private
-from sync_queue.rows import BUSY_TIMEOUT_SECONDS, CREATE_JOB_TABLE, connect, db_path
+from sync_queue.rows import BUSY_TIMEOUT_SECONDS, CREATE_ENTITY_TABLE, CREATE_JOB_TABLE, connect, db_path
 
 SCHEMA_VERSION = 1
 _SCHEMA = (
     CREATE_JOB_TABLE,
+    CREATE_ENTITY_TABLE,
     """CREATE TABLE IF NOT EXISTS dead_letters (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         scene_id INTEGER UNIQUE,

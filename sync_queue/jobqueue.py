@@ -95,10 +95,7 @@ class JobQueue:
     def put_batch(self, scene_ids: Iterable[int], event: str, reason: str, force: bool = False,
                   now: Optional[float] = None) -> int:
         """Queue bulk work as rows of up to BATCH_SIZE scene ids, all or nothing; returns the row count."""
-        ids = list(dict.fromkeys(checked_scene_ids(scene_ids)))
-        now = time.time() if now is None else now
-        rows = [(Job(list(chunk), event, reason, force=force, enqueued_at=now).encode(), now, STATUS_INITED)
-                for chunk in in_chunks(ids, BATCH_SIZE)]
+        rows = job_rows(scene_ids, event, reason, force, time.time() if now is None else now)
         if rows:
             with self.db.transaction() as connection:
                 connection.executemany(INSERT_JOB, rows)
@@ -196,6 +193,15 @@ class JobQueue:
 
     def close(self) -> None:
         self._ack_queue.close()
+
+
+def job_rows(scene_ids: Iterable[int], event: str, reason: str, force: bool, now: float,
+             enqueued_at: Optional[float] = None, size: int = BATCH_SIZE) -> List[tuple]:
+    """The queue rows for bulk work: up to `size` scene ids each (`enqueued_at` defaults to now)."""
+    ids = list(dict.fromkeys(checked_scene_ids(scene_ids)))
+    at = now if enqueued_at is None else enqueued_at
+    return [(Job(list(chunk), event, reason, force=force, enqueued_at=at).encode(), now, STATUS_INITED)
+            for chunk in in_chunks(ids, size)]
 
 
 def _not_before(data: Any) -> float:

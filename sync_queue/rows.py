@@ -34,6 +34,19 @@ CREATE_JOB_TABLE = (
 STATUS_INITED, STATUS_READY, STATUS_UNACK = 0, 1, 2
 INSERT_JOB = f"INSERT INTO `{JOB_TABLE}` (data, timestamp, status) VALUES (?, ?, ?)"
 
+# Renames, merges and deletes of tags, performers, studios and groups (hooks/entities.py): one
+# row per hook; the drainer turns each into scene jobs, a page of scenes at a time, and keeps
+# its place in `after_id` (the last scene id queued; 0 = not started).
+ENTITY_TABLE = "entity_changes"
+CREATE_ENTITY_TABLE = (
+    "CREATE TABLE IF NOT EXISTS `entity_changes` ("
+    "id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, entity_id INTEGER NOT NULL, "
+    "change TEXT NOT NULL, fields TEXT NOT NULL DEFAULT '', queued_at REAL NOT NULL, "
+    "after_id INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, "
+    "not_before REAL NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '')"
+)
+INSERT_ENTITY_CHANGE = "INSERT INTO `entity_changes` (kind, entity_id, change, fields, queued_at) VALUES (?, ?, ?, ?, ?)"
+
 EVENTS = ("create", "update", "destroy", "sync")
 MAX_REASON = 200
 BUSY_TIMEOUT_SECONDS = 30.0  # writers hold the lock for milliseconds; waiting beats losing an edit
@@ -117,6 +130,25 @@ def enqueue(data_dir: "os.PathLike[str] | str", scene_ids: list, event: str, rea
                 raise
             connection.execute(CREATE_JOB_TABLE)
             _insert(connection, rows)
+    finally:
+        connection.close()
+
+
+def enqueue_entity_change(data_dir: "os.PathLike[str] | str", kind: str, entity_id: int, change: str,
+                          fields: tuple = ()) -> None:
+    """Record that a tag, performer, studio or group changed, in one short INSERT (as `enqueue`)."""
+    row = (kind, int(entity_id), change, ",".join(fields), time.time())
+    path = touch_private(os.path.join(os.fspath(data_dir), DB_FILENAME))
+    connection = connect(path)
+    try:
+        connection.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            connection.execute(INSERT_ENTITY_CHANGE, row)
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            connection.execute(CREATE_ENTITY_TABLE)
+            connection.execute(INSERT_ENTITY_CHANGE, row)
     finally:
         connection.close()
 

@@ -8,6 +8,7 @@ from typing import Optional
 from sync_queue.db import Database
 from sync_queue.dead_letters import DeadLetters
 from sync_queue.drainer_status import DrainerStatus
+from sync_queue.entity_changes import EntityChanges
 from sync_queue.jobqueue import JobQueue
 from sync_queue.sync_state import SyncStateStore
 
@@ -19,6 +20,7 @@ class Stores:
     dead_letters: DeadLetters
     sync_state: SyncStateStore
     status: DrainerStatus
+    changes: EntityChanges
     owns_db: bool = True  # False: the database was handed in, and its opener closes it
 
     def close(self) -> None:
@@ -44,4 +46,5 @@ def open_stores(data_dir: "os.PathLike[str] | str", *, for_drainer: bool = False
         if database is None:
             db.close()
         raise
-    return Stores(db, jobs, DeadLetters(db), SyncStateStore(db), DrainerStatus(db), owns_db=database is None)
+    return Stores(db, jobs, DeadLetters(db), SyncStateStore(db), DrainerStatus(db), EntityChanges(db),
+                  owns_db=database is None)

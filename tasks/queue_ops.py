@@ -29,6 +29,7 @@ def status(ctx: TaskContext) -> TaskResult:
         drainer = stores.status.snapshot()
         last_synced = stores.sync_state.last_synced_at()
         synced = stores.sync_state.count()
+        changes = stores.changes.pending()
     running = drainer_running(ctx.data_dir)
     last_success = max(filter(None, (last_synced, drainer.get("last_success_at"))), default=None)
     breaker = drainer.get("breaker") or {}
@@ -39,6 +40,7 @@ def status(ctx: TaskContext) -> TaskResult:
         f"scheduled retries: {plural(scenes.scheduled, 'scene')}"
         + (f", next {when(rows.next_due_at, now)}" if rows.next_due_at else ""),
         f"in progress: {plural(scenes.in_progress, 'scene')}",
+        *([_changes_line(changes)] if changes else []),
         f"dead letters: {dead:,}" + (" (the 'List failed jobs' task shows them)" if dead else ""),
         f"last successful sync: {when(last_success, now)}; {plural(synced, 'scene')} known in Plex",
         _drainer_line(running, drainer, now),
@@ -56,9 +58,17 @@ def status(ctx: TaskContext) -> TaskResult:
         "next_due_at": rows.next_due_at, "dead_letters": dead, "last_success_at": last_success,
         "synced_scenes": synced, "drainer_running": running, "drainer_pid": drainer.get("pid") if running else None,
         "heartbeat_at": drainer.get("heartbeat_at"), "breaker": breaker.get("state", "closed"),
-        "config_error": paused,
+        "config_error": paused, "entity_changes": [change.what for change in changes],
     }
     return TaskResult("PlexSync status", lines, data)
+
+
+def _changes_line(changes: List[Any]) -> str:
+    """e.g. "renames being queued: tag 12 renamed (past scene 4,000), performer 3 deleted"."""
+    shown = [change.what + (f" (past scene {change.after_id:,})" if change.after_id else "")
+             + (f", waiting: {change.last_error}" if change.last_error else "") for change in changes[:5]]
+    more = f", and {len(changes) - 5:,} more" if len(changes) > 5 else ""
+    return "renames being queued: " + "; ".join(shown) + more
 
 
 def _drainer_line(running: bool, drainer: Dict[str, Any], now: float) -> str:

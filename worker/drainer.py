@@ -55,7 +55,7 @@ def run_drainer(data_dir: "os.PathLike[str] | str", processor_factory: Processor
                 return EXIT_ERROR if reason == "error" else EXIT_OK
             stores.db.checkpoint()
             lock.release()
-            if stores.jobs.waiting_count() == 0:
+            if stores.jobs.waiting_count() == 0 and stores.changes.count() == 0:
                 log.info("queue empty; drainer exits")
                 return EXIT_OK
             if not lock.acquire_within(0.5):
@@ -78,7 +78,7 @@ def _drain_once(stores: Stores, processor_factory: ProcessorFactory, options: Op
     if resumed:
         log.info("put %d job row(s) a stopped drainer left in progress back in the queue", resumed)
     worker = SyncWorker(stores.jobs, processor_factory, status=stores.status, options=options, clock=clock,
-                        stop_event=stop_event)
+                        stop_event=stop_event, changes=stores.changes)
     restore = _stop_on_signals(worker)
     try:
         worker.start()

@@ -32,6 +32,7 @@ from common.errors import (
 )
 from common.log import get_logger
 from common.models import Scene, SyncRecord
+from sync_queue.entity_changes import EVERY_SCENE
 from sync_queue.jobs import Job
 from worker.concurrency import AdaptiveLimit, BatchGate
 from worker.protocol import JobResult
@@ -41,6 +42,8 @@ log = get_logger("processor")
 
 class SceneSource(Protocol):
     def find_scenes_by_ids(self, ids: Sequence[int]) -> Dict[int, Scene]: ...
+
+    def scene_ids_with(self, kind: Optional[str], entity_id: int, after_id: int, limit: int) -> List[int]: ...
 
     def version(self) -> str: ...
 
@@ -87,6 +90,16 @@ class SceneProcessor:
         else:
             self.plex.ping()
         return True
+
+    def scene_ids_for(self, kind: str, entity_id: int, after_id: int, limit: int) -> List[int]:
+        """The scenes of a renamed tag (performer, studio, group), a page at a time (worker.protocol)."""
+        try:
+            ids = self.stash.scene_ids_with(None if kind == EVERY_SCENE else kind, entity_id, after_id, limit)
+        except SyncError as exc:
+            self._report(self._stash_breaker, exc, None)
+            raise
+        self._report(self._stash_breaker, None, None)
+        return ids
 
     def process(self, job: Job) -> JobResult:
         scene_ids = [int(scene_id) for scene_id in job.scene_ids]

@@ -18,11 +18,16 @@ worker's breakers (worker.breaker.CircuitBreaker, thread-safe) and returns True 
 each request's outcome to them itself and stops a batch the moment Plex is not open for traffic
 (the worker then no longer feeds them from job outcomes). `ProcessorBase` gives the defaults
 (no probe, no reporting) to processors that need neither, such as the scripted ones in tests.
+
+`scene_ids_for(kind, entity_id, after_id, limit)` turns a renamed, merged or deleted tag,
+performer, studio or group into the ids of the scenes that carry it: ascending, above
+`after_id`, at most `limit` (kind sync_queue.entity_changes.EVERY_SCENE: every scene). The
+default finds none.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Protocol, Tuple
+from typing import Any, Callable, Dict, List, Protocol, Tuple
 
 from common.errors import SyncError
 from sync_queue.jobs import Job
@@ -40,6 +45,8 @@ class Processor(Protocol):
 
     def use_breakers(self, plex: Any, stash: Any, clock: Callable[[], float]) -> bool: ...
 
+    def scene_ids_for(self, kind: str, entity_id: int, after_id: int, limit: int) -> List[int]: ...
+
     def close(self) -> None: ...
 
 
@@ -51,6 +58,9 @@ class ProcessorBase:
 
     def use_breakers(self, plex: Any, stash: Any, clock: Callable[[], float]) -> bool:
         return False
+
+    def scene_ids_for(self, kind: str, entity_id: int, after_id: int, limit: int) -> List[int]:
+        return []
 
     def close(self) -> None:
         pass

@@ -184,6 +184,14 @@ def _int_criterion(value: int, criterion: dict) -> bool:
     return checks[modifier]()
 
 
+def _multi_criterion(have: set, wanted: set, modifier: str) -> bool:
+    checks = {"INCLUDES": lambda: bool(have & wanted), "INCLUDES_ALL": lambda: wanted <= have,
+              "EXCLUDES": lambda: not have & wanted, "IS_NULL": lambda: not have, "NOT_NULL": lambda: bool(have)}
+    if modifier not in checks:
+        raise StashError(f"unsupported multi modifier {modifier}")
+    return checks[modifier]()
+
+
 def _ids(values: Optional[Iterable], known: dict, kind: str) -> tuple:
     result = sorted({int(v) for v in values or ()})
     missing = [i for i in result if i not in known]
@@ -317,8 +325,13 @@ class StashStore:
         start = (max(find_filter.get("page") or 1, 1) - 1) * per_page
         return FindPage(len(rows), rows[start:start + per_page])
 
-    @staticmethod
-    def _filtered(rows: list, scene_filter: dict, q: Optional[str]) -> list:
+    def _filtered(self, rows: list, scene_filter: dict, q: Optional[str]) -> list:
+        for name, ids_of in (("tags", lambda r: r.tag_ids), ("performers", lambda r: r.performer_ids),
+                             ("studios", lambda r: () if r.studio_id is None else (r.studio_id,)),
+                             ("groups", lambda r: tuple(g[0] for g in r.groups))):
+            if scene_filter.get(name):
+                wanted, modifier = self._criterion_ids(name, scene_filter[name])
+                rows = [r for r in rows if _multi_criterion(set(ids_of(r)), wanted, modifier)]
         if scene_filter.get("id"):
             rows = [r for r in rows if _int_criterion(r.id, scene_filter["id"])]
         if scene_filter.get("updated_at"):
@@ -329,6 +342,80 @@ class StashStore:
             rows = [r for r in rows if any(needle in (text or "").casefold() for text in
                                            (r.title, r.details, r.code, *(f.path for f in r.files)))]
         return rows
+
+    def _criterion_ids(self, name: str, criterion: dict) -> tuple:
+        """The ids a (Hierarchical)MultiCriterionInput names, with descendants to `depth` (-1: all)."""
+        wanted = {int(v) for v in criterion.get("value") or ()}
+        depth = criterion.get("depth") or 0
+        if name in ("tags", "studios") and depth:
+            children: dict = {}
+            if name == "tags":
+                for tag in self.tags.values():
+                    for parent in tag.parent_ids:
+                        children.setdefault(parent, set()).add(tag.id)
+            else:
+                for studio in self.studios.values():
+                    if studio.parent_id is not None:
+                        children.setdefault(studio.parent_id, set()).add(studio.id)
+            level, frontier = 0, set(wanted)
+            while frontier and (depth < 0 or level < depth):
+                frontier = {child for parent in frontier for child in children.get(parent, ())} - wanted
+                wanted |= frontier
+                level += 1
+        return wanted, criterion["modifier"]
+
+    # -- entity edits (Stash's tagUpdate, tagsMerge, ...: scenes' updated_at stays) -------------
+    def rename_tag(self, tag_id: int, name: str) -> TagRow:
+        with self._lock:
+            row = self.tags[tag_id]._replace(name=name)
+            self.tags[tag_id] = row
+            self._changed()
+            return row
+
+    def rename_performer(self, performer_id: int, name: str) -> PerformerRow:
+        with self._lock:
+            row = self.performers[performer_id]._replace(name=name, updated_at=self.now_text())
+            self.performers[performer_id] = row
+            self._changed()
+            return row
+
+    def rename_studio(self, studio_id: int, name: str) -> StudioRow:
+        with self._lock:
+            row = self.studios[studio_id]._replace(name=name)
+            self.studios[studio_id] = row
+            self._changed()
+            return row
+
+    def rename_group(self, group_id: int, name: str) -> GroupRow:
+        with self._lock:
+            row = self.groups[group_id]._replace(name=name)
+            self.groups[group_id] = row
+            self._changed()
+            return row
+
+    def merge_tags(self, sources: Iterable[int], destination: int) -> None:
+        """tagsMerge: the sources' scenes carry the destination instead; the sources are gone."""
+        gone = {int(s) for s in sources} - {destination}
+        with self._lock:
+            for row in list(self._scenes.values()):
+                if gone & set(row.tag_ids):
+                    tag_ids = tuple(sorted((set(row.tag_ids) - gone) | {destination}))
+                    self._scenes[row.id] = row._replace(tag_ids=tag_ids)
+            for tag_id in gone:
+                self.tags.pop(tag_id, None)
+            self._changed()
+
+    def destroy_tag(self, tag_id: int) -> None:
+        """tagDestroy: the tag leaves every scene (their updated_at stays, as in Stash)."""
+        with self._lock:
+            for row in list(self._scenes.values()):
+                if tag_id in row.tag_ids:
+                    self._scenes[row.id] = row._replace(tag_ids=tuple(t for t in row.tag_ids if t != tag_id))
+            self.tags.pop(tag_id, None)
+            for tag in list(self.tags.values()):
+                if tag_id in tag.parent_ids:
+                    self.tags[tag.id] = tag._replace(parent_ids=tuple(p for p in tag.parent_ids if p != tag_id))
+            self._changed()
 
     def _sorted_all(self, sort: str, descending: bool) -> list:
         """Every scene in `sort` order; cached until the next change to the store."""

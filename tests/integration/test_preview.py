@@ -34,8 +34,9 @@ def _only_reads(fakes: Fakes) -> None:
 def _state(fakes: Fakes) -> Dict[str, Any]:
     """Everything PlexSync keeps in its database, as rows."""
     with fakes.stores() as stores:
-        return {table: sorted(stores.db.query(f"SELECT * FROM {table}"))
-                for table in ("ack_queue_jobs", "dead_letters", "sync_state", "plex_items", "plex_meta", "plex_written")}
+        tables = [row[0] for row in stores.db.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        assert {"ack_queue_jobs", "dead_letters", "sync_state", "plex_items", "plex_written"} <= set(tables)
+        return {table: sorted(stores.db.query(f"SELECT * FROM {table}")) for table in tables}
 
 
 def _same(plex_value: Any, after: Any) -> bool:

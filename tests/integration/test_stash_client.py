@@ -302,3 +302,29 @@ def test_every_document_sent_is_valid_against_the_real_schema(open_stash):
     assert len(documents) >= 7  # stashapi's 3 connect queries and PlexSync's 5
     for document in documents:
         assert validate(schema, parse(document)) == [], document[:80]
+
+
+# --- the scenes of an entity (renames) -------------------------------------------------------------
+
+
+def test_scene_ids_with_an_entity_follow_the_hierarchy_and_page_by_id(open_stash):
+    store = open_stash.store
+    parent, child = sorted(store.tags)[:2]
+    store.tags[child] = store.tags[child]._replace(parent_ids=(parent,))
+    with StashClient.from_server_connection(stdin_connection(open_stash.port, cookie=None)) as client:
+        carriers = sorted(r.id for r in store.scenes() if {parent, child} & set(r.tag_ids))
+        assert client.scene_ids_with("tag", parent, 0, 1000) == carriers
+        assert client.scene_ids_with("tag", parent, carriers[2], 3) == carriers[3:6]
+        performer = next(iter(store.performers))
+        assert client.scene_ids_with("performer", performer, 0, 1000) == \
+            sorted(r.id for r in store.scenes() if performer in r.performer_ids)
+        studio = next(s for s in store.studios.values() if s.parent_id is not None)
+        assert client.scene_ids_with("studio", studio.parent_id, 0, 1000) == \
+            sorted(r.id for r in store.scenes() if r.studio_id is not None
+                   and studio.parent_id in (r.studio_id, store.studios[r.studio_id].parent_id))
+        group = next(iter(store.groups))
+        assert client.scene_ids_with("group", group, 0, 1000) == \
+            sorted(r.id for r in store.scenes() if group in [g for g, _ in r.groups])
+        assert client.scene_ids_with(None, 0, 0, 1000) == sorted(WORLD.scene_ids)[:1000]
+        with pytest.raises(PermanentError, match="cannot look up scenes by 'gallery'"):
+            client.scene_ids_with("gallery", 1, 0, 10)

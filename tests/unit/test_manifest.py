@@ -13,6 +13,7 @@ import yaml
 
 from common.settings import SPEC
 from devkit.shared_data import REPO_ROOT
+from hooks.entities import ENTITY_HOOK_TYPES
 from hooks.events import HOOK_TYPES
 
 MANIFEST = REPO_ROOT / "PlexSync.yml"
@@ -78,7 +79,7 @@ def test_hooks_trigger_on_scene_events_stash_knows():
         assert set(hook["triggeredBy"]) <= STASH_HOOK_TYPES
         triggers.update(hook["triggeredBy"])
         assert all(isinstance(v, str) for v in (hook.get("defaultArgs") or {}).values())
-    assert triggers == set(HOOK_TYPES)
+    assert triggers == set(HOOK_TYPES) | set(ENTITY_HOOK_TYPES)
 
 
 def test_settings_match_the_settings_table_exactly():
