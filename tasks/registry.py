@@ -23,6 +23,7 @@ MODES: Dict[str, Tuple[str, str, str]] = {
     "dlq_purge": ("tasks.queue_ops", "dlq_purge", "delete failed jobs older than 30 days"),
     "health": ("tasks.health", "health", "check settings, Stash, Plex and matching"),
     "match_report": ("tasks.match_report", "match_report", "report scenes with no or several Plex items"),
+    "explain": ("tasks.explain", "explain", "explain why one scene is or is not in step with Plex"),
 }
 
 

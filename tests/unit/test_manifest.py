@@ -29,7 +29,8 @@ STASH_HOOK_TYPES = {
 } | {"Tag.Merge.Post"}
 SETTING_TYPES = {str: "STRING", int: "NUMBER", float: "NUMBER", bool: "BOOLEAN"}
 TASK_MODES = {"sync_all", "sync_all_force", "sync_recent", "process_queue", "status", "dlq_list",
-              "dlq_retry", "dlq_clear", "dlq_purge", "health", "match_report"}
+              "dlq_retry", "dlq_clear", "dlq_purge", "health", "match_report",
+              "explain"}
 
 
 @lru_cache(maxsize=None)
