@@ -34,9 +34,9 @@ def parse_scene_id(value: Any, where: str = "args.scene_id") -> int:
         raise SceneIdError(f"{where} must be a scene id ({HOW_TO_NAME}), got {value!r}")
     try:
         number = float(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise SceneIdError(f"{where} must be a scene id ({HOW_TO_NAME}), got {value!r}") from None
-    if number != number or number != int(number) or not 1 <= number <= MAX_SCENE_ID:
+    if not 1 <= number <= MAX_SCENE_ID or number != int(number):  # NaN and infinity fail the range
         raise SceneIdError(f"{where} must be a scene id ({HOW_TO_NAME}), got {value!r}")
     return int(number)
 

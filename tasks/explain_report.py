@@ -18,6 +18,7 @@ from tasks.context import TaskResult, plural, when
 
 MAX_SHOWN = 10
 MAX_TEXT = 300
+MAX_LINE = 1000  # Stash's log reader breaks on very long lines
 SYNC_ACTION = "run the task 'Sync changed scenes' (python PlexSync.py sync)"
 RETRY_ACTION = "run the task 'Retry failed jobs' (python PlexSync.py dlq retry)"
 
@@ -63,7 +64,8 @@ def render(facts: Facts) -> TaskResult:
             "candidates": [c["path"] for c in _candidates(facts)[:MAX_SHOWN]],
             "last_written_at": facts.record.synced_at if facts.record else None,
             "queued_jobs": len(facts.jobs), "dead_letter": facts.dead_letter.message if facts.dead_letter else None}
-    return TaskResult(title, [_cut(line, MAX_TEXT * 2) for line in lines], data)
+    shown = [line if len(line) <= MAX_LINE else line[:MAX_LINE - 1] + "…" for line in lines]
+    return TaskResult(title, shown, data)
 
 
 # -- the verdict ------------------------------------------------------------------------------
