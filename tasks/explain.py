@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from common.errors import SyncError
 from common.settings import WHERE
 from tasks.context import TaskContext, TaskResult
 
@@ -72,8 +73,11 @@ def explain(ctx: TaskContext, scene_id: Optional[int] = None) -> TaskResult:
                 data={"mode": "explain", "scene_id": chosen, "state": "unknown_scene"})
         facts = Facts(scene=scene, settings=settings, now=ctx.clock())
         _read_state(ctx, facts)
-        settings.require_plex()
-        _read_plex(ctx, facts, client)
+        try:
+            settings.require_plex()
+            _read_plex(ctx, facts, client)
+        except SyncError as exc:  # the Stash side is still worth showing
+            facts.plex_error = " ".join(str(exc).split())
     finally:
         client.close()
     return render(facts)

@@ -41,6 +41,7 @@ class Facts:
     file_sections: List[Any] = field(default_factory=list)  # the library holding each mapped path, or None
     item: Any = None  # plex.writer.ItemState
     item_error: str = ""
+    plex_error: str = ""  # Plex could not be asked (settings, token, unreachable)
     written: Dict[str, Any] = field(default_factory=dict)
     would_write: bool = False
 
@@ -78,6 +79,12 @@ def diagnose(facts: Facts) -> Tuple[str, str, str]:
     if not scene.files:
         return ("no_files", "the scene has no files in Stash, and PlexSync finds Plex items by file path",
                 "scan the scene's file into Stash (Tasks → Scan), then " + SYNC_ACTION)
+    if facts.plex_error:
+        also = (f"; it is also dead-lettered: {_cut(facts.dead_letter.message, MAX_TEXT)}"
+                if facts.dead_letter is not None else "")
+        return ("plex_error", f"PlexSync cannot ask Plex about it: {_cut(facts.plex_error, MAX_TEXT)}{also}",
+                "fix what that names (the 'Health check' task, python PlexSync.py health, checks each step), "
+                "then explain the scene again")
     problem = None
     if result is not None and result.status == AMBIGUOUS:
         problem = _ambiguous(facts)
@@ -110,12 +117,13 @@ def diagnose(facts: Facts) -> Tuple[str, str, str]:
         what = f"it was written to Plex item {facts.record.rating_key}, but now matches item {result.rating_key}"
     else:
         what = f"Stash has changes that Plex item {result.rating_key} does not have yet"
+    note = _GUESSED if guessed else ""
     if not settings.enabled:
         return ("disabled", f"{what}, and sync as changes happen is off (setting `enabled`), so its edits are "
-                            "not queued",
+                            f"not queued{note}",
                 f"turn on 'Sync changes as they happen' (enabled) in {WHERE}, or {SYNC_ACTION}")
     return ("never_synced" if facts.record is None else "changed",
-            f"{what}, and nothing is queued for it", SYNC_ACTION)
+            f"{what}, and nothing is queued for it{note}", SYNC_ACTION)
 
 
 _GUESSED = "; several Plex items have its file and strict_matching is off, so the most alike path was taken"
@@ -236,7 +244,7 @@ def _matching(facts: Facts) -> List[str]:
 
 def _candidates(facts: Facts) -> List[Dict[str, Any]]:
     """Every item a lookup found, with why it was taken or refused."""
-    from plex.matcher import AMBIGUOUS, MATCHED, similarity
+    from plex.matcher import AMBIGUOUS, similarity
 
     result = facts.result
     if result is None:
@@ -249,23 +257,28 @@ def _candidates(facts: Facts) -> List[Dict[str, Any]]:
                 "rating_key": candidate.rating_key, "path": candidate.path,
                 "verdict": f"refused: same file name, another size (Plex {candidate.size or 0:,} bytes, Stash "
                            f"{', '.join(f'{s:,}' for s in sizes) or 'unknown'})"})
-    deciding = facts.trace[-1] if facts.trace and facts.trace[-1].found else None
-    for candidate in deciding.found if deciding else ():
+    deciding = tuple(facts.trace[-1].found) if facts.trace else ()  # the lookup that decided, if any
+    for candidate in deciding:
         key = (candidate.section_id, candidate.rating_key, candidate.path)
         if result.status == AMBIGUOUS:
             verdict = (f"refused: one of {plural(len(result.candidates), 'Plex file')} found by "
                        f"{_step_name(result.step)}, and strict_matching is on")
-        elif result.status == MATCHED and candidate.rating_key == result.rating_key:
+        elif candidate.rating_key == result.rating_key:
             verdict = f"taken: {_step_name(result.step)}"
         else:
             alike = max(similarity(candidate.path, path) for path in facts.mapped_paths)
-            verdict = (f"refused: path less like the scene's than item {result.rating_key}'s "
-                       f"({alike[0]} equal trailing folders)")
+            taken = max((similarity(c.path, path) for c in deciding if c.rating_key == result.rating_key
+                         for path in facts.mapped_paths), default=alike)
+            verdict = (f"refused: its path is less like the scene's than item {result.rating_key}'s" if alike < taken
+                       else f"refused: its path is as like the scene's as item {result.rating_key}'s, "
+                            f"which won the tie (same size, or the older item)")
         entries[key] = {"rating_key": candidate.rating_key, "path": candidate.path, "verdict": verdict}
     return list(entries.values())
 
 
 def _item(facts: Facts) -> List[str]:
+    if facts.plex_error:
+        return ["Plex item: unknown (Plex could not be asked, see the cause)"]
     if facts.item_error:
         return [f"Plex item: {_cut(facts.item_error, MAX_TEXT)}"]
     item = facts.item

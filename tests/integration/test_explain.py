@@ -126,6 +126,29 @@ def test_a_matched_scene_never_synced_says_how_to_sync_it(fresh):
     assert result["fix"] == "run the task 'Sync changed scenes' (python PlexSync.py sync)"
 
 
+def test_without_strict_matching_the_most_alike_copy_is_taken_and_the_other_refused(fresh):
+    scene_id = min(fresh.world.ambiguous_ids)
+    run = fresh.run_cli("--json", "explain", str(scene_id), env=fresh.cli_env(PLEXSYNC_STRICT_MATCHING="off"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert result["state"] == "never_synced" and result["match"] == "matched"
+    assert "strict_matching is off, so the most alike path was taken" in result["cause"]
+    text = "\n".join(result["lines"])
+    assert "taken: file name only (most alike path taken)" in text
+    assert f"as like the scene's as item {result['rating_key']}'s, which won the tie" in text
+
+
+def test_when_plex_cannot_be_asked_the_stash_side_is_still_shown(fresh):
+    scene_id = min(fresh.world.matchable_ids)
+    run = fresh.run_cli("--json", "explain", str(scene_id), env=fresh.cli_env(PLEXSYNC_PLEX_TOKEN="stale-token"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert result["state"] == "plex_error"
+    assert result["cause"] == f"PlexSync cannot ask Plex about it: Plex rejected the token: check plex_token in {FIX_SETTINGS}"
+    assert result["files"] and "Plex item: unknown (Plex could not be asked, see the cause)" in result["lines"]
+    assert "stale-token" not in run.stdout + run.stderr
+
+
 def test_explain_sends_only_gets_and_changes_no_state(fresh):
     world = fresh.world
     scene_ids = [min(world.matchable_ids), min(world.ambiguous_ids), min(world.unmapped_ids), min(world.pending_ids)]
@@ -196,6 +219,19 @@ def test_disabled_sync_names_the_enabled_setting(fakes_factory):
     assert result["fix"] == (f"turn on 'Sync changes as they happen' (enabled) in {FIX_SETTINGS}, "
                              "or run the task 'Sync changed scenes' (python PlexSync.py sync)")
     assert "Stash has changes since then" in "\n".join(result["lines"])
+
+
+def test_a_queued_scene_names_its_job_and_who_works_on_it(fakes_factory):
+    from sync_queue.rows import enqueue
+
+    fakes = fakes_factory(scenes=10, seed=SEED)
+    scene_id = min(fakes.world.matchable_ids)
+    enqueue(fakes.data_dir, [scene_id], "update", "Scene.Update.Post (title)")  # what the hook writes
+    result = explain(fakes, scene_id)
+    assert result["state"] == "queued" and result["queued_jobs"] == 1
+    assert result["cause"] == "queued and not written yet: update job (Scene.Update.Post (title)), due now"
+    assert result["fix"] == "run the task 'Process queue now' (python PlexSync.py process-queue)"
+    assert fakes.queue_rows() == 1 and not fakes.drainer_running()
 
 
 # -- the Stash task -----------------------------------------------------------------------------
