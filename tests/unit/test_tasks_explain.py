@@ -68,3 +68,16 @@ def test_the_report_caps_every_list():
         assert more in text, more
     assert text.count("refused: one of 14 Plex files") == MAX_SHOWN
     assert len(report.lines) < 200 and max(len(line) for line in report.lines) <= 1000
+
+
+def test_the_queue_answers_for_one_scene_only(stores):
+    """jobs_for_scene pre-filters rows by text: 5 must not find the jobs of 15, 50 or 105."""
+    from sync_queue.dead_letters import DeadLetterEntry
+
+    stores.jobs.put_batch([15, 50, 105], "sync", "sync task", now=1.0)
+    assert stores.jobs.jobs_for_scene(5) == []
+    stores.jobs.put_batch([3, 5], "sync", "sync task", now=2.0)
+    found = stores.jobs.jobs_for_scene(5)
+    assert [(job.scene_ids, busy) for job, busy in found] == [([3, 5], False)]
+    stores.dead_letters.add(DeadLetterEntry(50, "{}", "PermanentError", "permanent", "no", 1, 1.0, 1.0))
+    assert stores.dead_letters.for_scene(5) is None and stores.dead_letters.for_scene(50).message == "no"
