@@ -92,6 +92,10 @@ class Settings:
     sync_collections: bool = setting(True, "Sync collections", "Sync studio (and groups) as collections.")
     sync_poster: bool = setting(True, "Sync poster", "Upload the scene screenshot as the poster.")
     sync_art: bool = setting(True, "Sync background art", "Upload the scene screenshot as background art.")
+    explain_scene_id: int = setting(
+        0, "Scene to explain",
+        "The scene the \"Explain a scene\" task explains: the number in the scene's address in Stash "
+        "(/scenes/123); 0 = none. Stash's task menu cannot ask for it.")
 
     @property
     def path_rules(self) -> Tuple[PathRule, ...]:

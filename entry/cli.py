@@ -89,10 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--sample", type=int, default=10, help="scenes to try (default 10)")
     report = command("match-report", "count scenes with no Plex item or several, with examples")
     report.add_argument("--examples", type=int, default=10, help="examples of each problem (default 10)")
+    explain = command("explain", "why one scene is or is not in step with Plex, and what to fix (reads only)")
+    explain.add_argument("scene_id", type=_scene_id, metavar="SCENE_ID",
+                         help="the scene's id: the number in its address in Stash, /scenes/ID")
     command("worker", "run the drainer in the foreground until the queue is idle")
     demo = commands.add_parser("demo", help="run the demo against fake Stash and Plex servers", add_help=False)
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     return parser
+
+
+def _scene_id(text: str) -> int:
+    from tasks.explain import SceneIdError, parse_scene_id
+
+    try:
+        return parse_scene_id(text, "SCENE_ID")
+    except SceneIdError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _value(args: argparse.Namespace, name: str, env: Dict[str, str]) -> Optional[str]:
@@ -203,6 +215,8 @@ def _mode(args: argparse.Namespace) -> tuple:
         return "health", {"sample": args.sample}
     if args.command == "match-report":
         return "match_report", {"examples": args.examples}
+    if args.command == "explain":
+        return "explain", {"scene_id": args.scene_id}
     return args.command.replace("-", "_"), {}
 
 

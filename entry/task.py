@@ -24,6 +24,8 @@ OPTION_ARGS: Dict[str, Dict[str, tuple]] = {
     "match_report": {"examples": (int, 0)},
     "preview": {"details": (int, 0)},
 }
+# Tasks that check arguments of their own (a scene id): mode -> (module, function(args) -> options)
+CHECKED_ARGS: Dict[str, tuple] = {"explain": ("tasks.explain", "task_args")}
 LOG_EVERY = 10.0  # seconds between progress lines in the log
 
 
@@ -43,6 +45,11 @@ def task_options(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
         if number < minimum or number != number:
             raise InputError(f"args.{name} must be at least {minimum}, got {value!r}")
         options[name] = number
+    if mode in CHECKED_ARGS:
+        import importlib
+
+        module, function = CHECKED_ARGS[mode]
+        options.update(getattr(importlib.import_module(module), function)(args))
     return options
 
 

@@ -95,19 +95,35 @@ def _best(items: Dict[Tuple[int, int], Candidate], mapped: Sequence[str], files:
     return max(items.values(), key=score)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One lookup the matcher made (for `explain`): the step, the mapped path, the key it looked
+    up, the candidates kept, and those the key found but the step refused (another file size)."""
+
+    step: str
+    path: str
+    key: str
+    found: Tuple[Candidate, ...] = ()
+    refused: Tuple[Candidate, ...] = ()
+
+
 def match_files(files: Sequence[SceneFile], rules: Tuple[PathRule, ...], lookup: Lookup,
-                strict: bool = True) -> MatchResult:
-    """Run the matching order over every file of a scene."""
+                strict: bool = True, trace: Optional[List[Probe]] = None) -> MatchResult:
+    """Run the matching order over every file of a scene; each lookup is appended to `trace` if given."""
     mapped = tuple(map_path(f.path, rules) for f in files)
-    steps: List[Tuple[str, Callable[[str, SceneFile], List[Candidate]]]] = [
-        ("path", lambda path, f: lookup.by_path(path)),
-        ("normalized", lambda path, f: lookup.by_norm(normalize(path))),
-        ("folded", lambda path, f: lookup.by_fold(fold_key(path))),
-        ("basename", lambda path, f: _same_size(lookup.by_base(base_key(path)), f.size)),
+    steps: List[Tuple[str, Callable[[str], str], Callable[[str], List[Candidate]]]] = [
+        ("path", lambda path: path, lookup.by_path),
+        ("normalized", normalize, lookup.by_norm),
+        ("folded", fold_key, lookup.by_fold),
+        ("basename", base_key, lookup.by_base),
     ]
-    for step, find in steps:
+    for step, key_of, find in steps:
         for path, scene_file in zip(mapped, files):
-            found = find(path, scene_file)
+            key = key_of(path)
+            looked_up = find(key)
+            found = _same_size(looked_up, scene_file.size) if step == "basename" else looked_up
+            if trace is not None:
+                trace.append(Probe(step, path, key, tuple(found), tuple(c for c in looked_up if c not in found)))
             if found:
                 return _decide(found, step, mapped, files, strict)
     return MatchResult(MISSING, mapped_paths=mapped)

@@ -34,7 +34,7 @@ from plex.fields import ACTOR, for_item_type, metadata_hash, wanted
 from plex.images import ImagePlan, needs_download, plan_images
 from plex.index import Database, LibraryIndex
 from plex.index_refresh import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, IndexRefresher
-from plex.matcher import AMBIGUOUS, MATCHED, MISSING, MatchResult, match_files
+from plex.matcher import AMBIGUOUS, MATCHED, MISSING, MatchResult, Probe, match_files
 from plex.preview import FAILED, UNCHANGED, UNMATCHED, ScenePlan, ScenePreview, describe
 from plex.writer import ART_LOCK, POSTER_LOCK, EditPlan, ItemState, plan_edit
 
@@ -125,16 +125,24 @@ class PlexTarget:
             return self.library.rebuild()
         return self.library.refresh_recent(force=True)
 
-    def match(self, scene: Scene) -> MatchResult:
-        """Which Plex item is this scene (no writes): index first, newest items before "missing"."""
+    def match(self, scene: Scene, trace: Optional[List[Probe]] = None) -> MatchResult:
+        """Which Plex item is this scene (no writes): index first, newest items before "missing".
+
+        `trace` (explain) receives the lookups of the match that decided."""
         if not scene.files:
             return MatchResult(MISSING)
         with self._library_lock:
             self.library.ensure_fresh()
-            result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
+            result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching, trace)
             if result.status == MISSING and self.library.refresh_recent():
-                result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
+                if trace is not None:
+                    trace.clear()
+                result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching, trace)
             return result
+
+    def would_write(self, scene: Scene, previous: Optional[SyncRecord]) -> bool:
+        """Whether a sync of `scene` now would write to Plex (no request: the hash check `sync_scene` makes)."""
+        return previous is None or not self._unchanged(scene, previous, self._digest(scene), False)
 
     def request_scan(self, scene: Scene) -> Optional[str]:
         """Under `trigger_plex_scan`, ask Plex to scan the folder of the scene's first file (as Plex sees it).

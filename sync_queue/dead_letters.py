@@ -93,6 +93,11 @@ class DeadLetters:
         row = self.db.query_one(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,))
         return _letter(row) if row else None
 
+    def for_scene(self, scene_id: int) -> Optional[DeadLetter]:
+        """The scene's entry (one per scene), or None."""
+        row = self.db.query_one(f"SELECT {_COLUMNS} FROM dead_letters WHERE scene_id = ?", (scene_id,))
+        return _letter(row) if row else None
+
     def count(self) -> int:
         return self.db.scalar("SELECT COUNT(*) FROM dead_letters")
 

@@ -146,6 +146,23 @@ class JobQueue:
                     continue
         return jobs
 
+    def jobs_for_scene(self, scene_id: int, limit: int = 10) -> List[Tuple[Job, bool]]:
+        """The queued jobs naming `scene_id`, oldest first, each with whether a drainer is on it
+        (for `explain`; reads the rows whose text holds the id, then checks the decoded ids)."""
+        found: List[Tuple[Job, bool]] = []
+        rows = self.db.query(f"SELECT data, status FROM `{JOB_TABLE}` WHERE CAST(data AS TEXT) LIKE ? ORDER BY _id",
+                             (f"%{int(scene_id)}%",))
+        for data, status in rows:
+            try:
+                job = Job.decode(data)
+            except ValueError:
+                continue
+            if scene_id in job.scene_ids:
+                found.append((job, status >= STATUS_UNACK))
+                if len(found) >= limit:
+                    break
+        return found
+
     def waiting_count(self) -> int:
         """Rows not yet taken (due or scheduled): the drainer's last word before it exits."""
         return self.db.scalar(f"SELECT COUNT(*) FROM `{JOB_TABLE}` WHERE status < ?", (STATUS_UNACK,))

@@ -24,6 +24,7 @@ MODES: Dict[str, Tuple[str, str, str]] = {
     "health": ("tasks.health", "health", "check settings, Stash, Plex and matching"),
     "match_report": ("tasks.match_report", "match_report", "report scenes with no or several Plex items"),
     "preview": ("tasks.preview", "preview", "show what a sync would change, writing nothing"),
+    "explain": ("tasks.explain", "explain", "explain why one scene is or is not in step with Plex"),
 }
 
 
