@@ -4,7 +4,8 @@ A new user (or a reviewer) should see PlexSync do its job before pointing it at 
 starts the project's fake Stash and fake Plex on loopback over a sample library whose Stash and
 Plex paths differ, configures PlexSync in the fake Stash as a user would, runs the "Sync changed
 scenes" task as Stash runs it (the real queue and drainer do the work), plays one edit through
-the real hook (PlexSync.py fed the stdin Stash sends), and prints what changed in Plex.
+the real hook (PlexSync.py fed the stdin Stash sends), renames a tag (Tag.Update.Post), and
+prints what changed in Plex.
 Everything runs in a temporary directory and is stopped and removed at the end, also on Ctrl-C
 or failure.
 """
@@ -139,7 +140,26 @@ class Demo:
         self.say("   further edits of the same scene, then writes them all in one request).")
         self._item_table(edited, before_edit, ("before the edit", "after the edit"))
 
-        # 3. Totals -----------------------------------------------------------------------------
+        # 3. A tag renamed: no scene hook, yet every scene carrying it follows -------------------
+        self.say()
+        self.say("3. A tag renamed in Stash")
+        tag_id, carriers = self._busiest_tag(exclude=edited)
+        old_name, new_name = store.tags[tag_id].name, f"{store.tags[tag_id].name} (renamed)"
+        store.rename_tag(tag_id, new_name)
+        renamed = time.monotonic()
+        rename_hook = stage.run_plugin(stage.hook_stdin(tag_id, "Tag.Update.Post", {"id": str(tag_id), "name": new_name},
+                                                        ["id", "name"]))
+        self.say(f"   Renamed tag \"{old_name}\", carried by {len(carriers)} movies in Plex. Stash fires no")
+        self.say("   scene hook for this, only Tag.Update.Post; PlexSync.py answered:")
+        self.say("     " + report.fit(rename_hook.stdout.strip(), 73).rstrip())
+        if rename_hook.returncode != 0 or rename_hook.result.get("error") or not rename_hook.result:
+            raise RuntimeError(f"the hook failed: {rename_hook.stdout.strip() or rename_hook.stderr.strip()}")
+        wait_until(lambda: all(new_name in report.plex_fields(stage.plex_item(i))["genres"] for i in carriers),
+                   STEP_TIMEOUT, "the renamed tag in Plex")
+        self.say(f"   All {len(carriers)} Plex items show \"{new_name}\" {time.monotonic() - renamed:.1f} s later: the")
+        self.say("   drainer looked the tag's scenes up in Stash and synced them.")
+
+        # 4. Totals -----------------------------------------------------------------------------
         stopped = stage.stop_drainers()
         self.say()
         self._totals(stopped, hook.seconds)
@@ -173,6 +193,19 @@ class Demo:
             if row.tag_ids and row.performer_ids and scene_id not in self.stage.world.special_title_ids:
                 return scene_id
         raise RuntimeError("the sample library has no scene to edit; try another --seed")
+
+    def _busiest_tag(self, exclude: int) -> tuple:
+        """The tag on most plain movies in Plex (not the edited scene's), and those movies."""
+        store = self.stage.stash.store
+        movies = [i for i in self._plain_movies() if i != exclude and self.stage.stash.scene(i).tag_ids]
+        counts: dict = {}
+        for scene_id in movies:
+            for tag_id in store.scene(scene_id).tag_ids:
+                counts.setdefault(tag_id, []).append(scene_id)
+        if not counts:
+            raise RuntimeError("the sample library has no tagged scene; try another --seed")
+        tag_id = max(counts, key=lambda t: (len(counts[t]), -t))
+        return tag_id, counts[tag_id]
 
     def _showcase(self, exclude: int) -> List[int]:
         """A title with accents and an episode, when the sample library has them."""
