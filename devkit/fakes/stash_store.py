@@ -35,6 +35,14 @@ class FileRow(NamedTuple):
     path: str
     size: int
     duration: float
+    # What a scan's ffprobe would have stored; PlexSync reads none of it (third-party fields).
+    width: int = 1920
+    height: int = 1080
+    video_codec: str = "h264"
+    audio_codec: str = "aac"
+    frame_rate: float = 29.97
+    interactive: bool = False
+    mod_time: str = ""  # "" : the store's start time
 
 
 class SceneRow(NamedTuple):
@@ -221,6 +229,9 @@ class StashStore:
         self._clock_offset = 0.0
         self._lock = threading.RLock()
         self._scenes: dict[int, SceneRow] = {row.id: row for row in data.scenes}
+        # created_at/updated_at of the rows that keep none (studios, tags, groups, world files):
+        # the oldest scene's, as if they were all made before the first scan.
+        self.started_at = min((row.created_at for row in data.scenes), default=None) or self.now_text()
         self.studios: dict[int, StudioRow] = {row.id: row for row in data.studios}
         self.performers: dict[int, PerformerRow] = {row.id: row for row in data.performers}
         self.tags: dict[int, TagRow] = {row.id: row for row in data.tags}
@@ -267,10 +278,10 @@ class StashStore:
         """A scene as a scan creates it: files, timestamps, no metadata (Scene.Create.Post)."""
         with self._lock:
             files = []
-            for path in paths:
-                files.append(FileRow(self._next_file_id, path, size, duration))
-                self._next_file_id += 1
             stamp = self.now_text()
+            for path in paths:
+                files.append(FileRow(self._next_file_id, path, size, duration, mod_time=stamp))
+                self._next_file_id += 1
             row = SceneRow(max(self._scenes, default=0) + 1, title, None, None, None, (), None, None,
                            False, stamp, stamp, tuple(files), None, (), (), (), ())
             self._scenes[row.id] = row
