@@ -14,7 +14,7 @@ performer `image_path` ending in `&default=true` when there is no image, 401 wit
 Test aids beyond Stash: counts per GraphQL operation ("POST /graphql FindScenes"), a count
 of `findScenes` asking for everything ("findScenes per_page=-1"), the GraphQL log, and
 controls for other processes: POST /__fake__/scene {"id"}, /edit_scene {"id", ...fields},
-/set_cover {"id", "present"},
+/set_cover {"id", "present"} (a cover generation: updated_at moves, no hook),
 /clock {"advance": seconds}, /graphql_log.
 """
 from __future__ import annotations
