@@ -5,9 +5,11 @@ only *which* scene to look at and why; the worker reads the scene from Stash whe
 later edit is never lost to a stale snapshot. What Stash sends (stashapp/stash, `HookContext`
 in pkg/plugin/common/msg.go and the resolvers that call `ExecutePostHooks`):
 
-- `Scene.Create.Post`: `input` is the SceneCreateInput, or null for a scene a scan created.
+- `Scene.Create.Post`: `input` is null and there is no `inputFields`, both for a scene a scan
+  created and for `sceneCreate` (pkg/scene/scan.go, pkg/scene/create.go).
 - `Scene.Update.Post`:
-  - edit form (`sceneUpdate`): `input` is the SceneUpdateInput, `inputFields` the keys sent;
+  - edit form (`sceneUpdate`): `input` is the SceneUpdateInput struct, so it has every key,
+    null where nothing was sent; `inputFields` the keys sent (nulls included);
   - `scenesUpdate`: `input` is the whole *list* of SceneUpdateInputs, `inputFields` this scene's;
   - bulk edit (`bulkSceneUpdate`): one hook per scene, `id` is that scene, `input` the whole
     BulkSceneUpdateInput (`{"ids": [...], "tag_ids": {"ids": [...], "mode": "ADD"}}`);
@@ -19,7 +21,10 @@ in pkg/plugin/common/msg.go and the resolvers that call `ExecutePostHooks`):
 An update is skipped only when every field it touched is one PlexSync knows it does not sync;
 an unknown field (a newer Stash, a file change) queues a job, because a needless job
 costs one Stash read while a skipped one loses an edit. Scene merges and cover regeneration
-fire no scene hook at all (Stash's pkg/plugin/hook); only a full sync picks those up.
+fire no scene hook at all (`SceneMerge` in internal/api/resolver_mutation_scene.go and
+pkg/scene/merge.go call no post hook; nor does internal/manager/task_generate_screenshot.go);
+both move the scene's `updated_at`, so the next **Sync changed scenes** (an `updated_at`
+filter) reads them again.
 """
 from __future__ import annotations
 

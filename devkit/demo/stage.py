@@ -126,7 +126,9 @@ class Stage:
 
     def hook_stdin(self, scene_id: int, hook_type: str = "Scene.Update.Post",
                    hook_input: Any = None, input_fields: Optional[List[str]] = None) -> str:
-        context = {"id": scene_id, "type": hook_type, "input": hook_input, "inputFields": input_fields}
+        context: Dict[str, Any] = {"id": scene_id, "type": hook_type, "input": hook_input}
+        if input_fields:  # Stash's HookContext: `inputFields` is omitempty
+            context["inputFields"] = input_fields
         return json.dumps({"server_connection": self.server_connection(), "args": {"hookContext": context}})
 
     def task_stdin(self, mode: str) -> str:

@@ -67,6 +67,9 @@ def schema_differences(subset: GraphQLSchema, full: GraphQLSchema) -> list[str]:
                             f"{type(actual).__name__} in the real schema")
         elif isinstance(declared, (GraphQLObjectType, GraphQLInterfaceType)):
             problems += _field_differences(name, declared, actual)
+            extra = {i.name for i in declared.interfaces} - {i.name for i in actual.interfaces}
+            if extra:
+                problems.append(f"type {name} implements {sorted(extra)} here, not in the real schema")
         elif isinstance(declared, GraphQLInputObjectType):
             problems += _input_differences(name, declared, actual)
         elif isinstance(declared, GraphQLEnumType):

@@ -14,7 +14,7 @@ performer `image_path` ending in `&default=true` when there is no image, 401 wit
 Test aids beyond Stash: counts per GraphQL operation ("POST /graphql FindScenes"), a count
 of `findScenes` asking for everything ("findScenes per_page=-1"), the GraphQL log, and
 controls for other processes: POST /__fake__/scene {"id"}, /edit_scene {"id", ...fields},
-/set_cover {"id", "present"},
+/set_cover {"id", "present"} (a cover generation: updated_at moves, no hook),
 /clock {"advance": seconds}, /graphql_log.
 """
 from __future__ import annotations
@@ -34,6 +34,7 @@ from graphql import build_schema, parse, validate
 from graphql.error import GraphQLSyntaxError
 from graphql.execution import execute
 
+from devkit.fakes import stash_fields
 from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
 from devkit.fakes.stash_schema import FAKE_SDL_PATH
 from devkit.fakes.stash_store import FindPage, PerformerRow, SceneRow, StashData, StashStore, UpdateListener, parse_time
@@ -73,6 +74,7 @@ class FakeStashServer(FakeHTTPServer):
         self._documents: OrderedDict[str, tuple] = OrderedDict()
         self._graphql_log: list[dict] = []
         self.screenshot_sizes: dict[int, int] = {}  # scene id -> bytes its screenshot is padded to
+        self._folder_ids: dict[str, int] = {}  # folder path -> Folder id, handed out on first sight
         self.route("POST", "/graphql", self._graphql)
         self.route("GET", "/scene/{id}/screenshot", self._screenshot)
         self.route("GET", "/performer/{id}/image", self._performer_image)
@@ -217,12 +219,17 @@ class FakeStashServer(FakeHTTPServer):
         return Response(200, png_bytes(seed, 20, 30), "image/png")
 
     def scene_json(self, scene_id: int) -> Optional[dict]:
-        """The scene as `findScene` answers for every field of the fake's schema (None if absent)."""
+        """The scene as `findScene` answers for the fields PlexSync reads (None if absent)."""
         result = execute(SCHEMA, _SCENE_DOCUMENT, context_value=_RequestContext(self),
                          variable_values={"id": str(scene_id)})
         if result.errors:
             raise result.errors[0]
         return result.data["findScene"]
+
+    def folder_id(self, path: str) -> str:
+        """A stable Folder id for a directory path (Stash keeps folders as rows of their own)."""
+        with self._state_lock:
+            return str(self._folder_ids.setdefault(path, len(self._folder_ids) + 1))
 
     def screenshot_url(self, row: SceneRow) -> str:
         return f"{self.url}/scene/{row.id}/screenshot?t={parse_time(row.updated_at)}"
@@ -304,8 +311,6 @@ def _build_schema():
     resolve("ConfigResult", "plugins", lambda srv, info, include=None: srv.store.plugins_config(include))
     resolve("ConfigGeneralResult", "apiKey", lambda srv, info: srv.api_key)
 
-    resolve("Scene", "paths", lambda row, info: row)
-    resolve("ScenePathsType", "screenshot", lambda row, info: server(info).screenshot_url(row))
     resolve("Scene", "studio", lambda row, info: store(info).studios.get(row.studio_id))
     resolve("Scene", "performers", lambda row, info: [store(info).performers[i] for i in row.performer_ids])
     resolve("Scene", "tags", lambda row, info: [store(info).tags[i] for i in row.tag_ids])
@@ -317,6 +322,7 @@ def _build_schema():
     resolve("VideoFile", "basename", lambda f, info: f.path.rsplit("/", 1)[-1])
     resolve("Studio", "parent_studio", lambda studio, info: store(info).studios.get(studio.parent_id))
     resolve("Performer", "image_path", lambda p, info: server(info).performer_image_url(p))
+    stash_fields.attach(resolve)
     return schema
 
 

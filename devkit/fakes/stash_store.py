@@ -10,13 +10,18 @@ place. Rules copied from Stash's source (pkg/sqlite, internal/api):
 - `updated_at` criteria compare the stored RFC3339 text; BETWEEN without value2 ends a day ahead.
 - every update sets `updated_at` to now, to the second: two edits within a second tie.
 - a scene's cover (what /scene/{id}/screenshot serves) changes only with `cover_image` in
-  `sceneUpdate` (or `set_cover`, as a cover regeneration does, which fires no hook); `cover`
-  counts its versions, 0 meaning no cover (Stash then serves its SVG placeholder).
+  `sceneUpdate` (or `set_cover`, as a cover regeneration does: it moves `updated_at` and fires
+  no hook); `cover` counts its versions, 0 meaning no cover (Stash then serves its SVG
+  placeholder).
+- hooks: listeners get Stash's hookContext shapes (stash_hooks.py): sceneUpdate's `input` has
+  every SceneUpdateInput key, a bulk update fires once per scene with the whole bulk input,
+  a scan-created scene fires Scene.Create.Post with a null input.
 - performer/tag/group/studio ids must exist; id lists are stored as sorted sets.
 - `configurePlugin` replaces a plugin's whole map; unconfigured plugins are absent.
 """
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import time
@@ -24,6 +29,8 @@ from datetime import datetime, timedelta, timezone
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, Callable, Iterable, NamedTuple, Optional
+
+from devkit.fakes.stash_hooks import SCENE_CREATE, SCENE_UPDATE, bulk_update_input, hook_context, scene_update_input
 
 
 class StashError(Exception):
@@ -35,6 +42,14 @@ class FileRow(NamedTuple):
     path: str
     size: int
     duration: float
+    # What a scan's ffprobe would have stored; PlexSync reads none of it (third-party fields).
+    width: int = 1920
+    height: int = 1080
+    video_codec: str = "h264"
+    audio_codec: str = "aac"
+    frame_rate: float = 29.97
+    interactive: bool = False
+    mod_time: str = ""  # "" : the store's start time
 
 
 class SceneRow(NamedTuple):
@@ -221,6 +236,9 @@ class StashStore:
         self._clock_offset = 0.0
         self._lock = threading.RLock()
         self._scenes: dict[int, SceneRow] = {row.id: row for row in data.scenes}
+        # created_at/updated_at of the rows that keep none (studios, tags, groups, world files):
+        # the oldest scene's, as if they were all made before the first scan.
+        self.started_at = min((row.created_at for row in data.scenes), default=None) or self.now_text()
         self.studios: dict[int, StudioRow] = {row.id: row for row in data.studios}
         self.performers: dict[int, PerformerRow] = {row.id: row for row in data.performers}
         self.tags: dict[int, TagRow] = {row.id: row for row in data.tags}
@@ -228,6 +246,7 @@ class StashStore:
         self._plugins: dict[str, dict] = {pid: dict(values) for pid, values in data.plugins}
         self._next_file_id = 1 + max((f.id for row in data.scenes for f in row.files), default=0)
         self._listeners: list[UpdateListener] = []
+        self._hook_listeners: list[Callable[[dict], None]] = []
         self._version = 0
         self._sort_cache: dict[tuple, list] = {}
 
@@ -259,23 +278,29 @@ class StashStore:
             return dict(values)
 
     def on_scene_update(self, listener: UpdateListener) -> None:
-        """`listener(scene_id, input, input_fields)` runs after each scene update, as a hook would."""
+        """`listener(scene_id, input, input_fields)` runs after each scene update, with the
+        Scene.Update.Post `input` and `inputFields` Stash would send (stash_hooks.py)."""
         self._listeners.append(listener)
+
+    def on_hook(self, listener: Callable[[dict], None]) -> None:
+        """`listener(hook_context)` runs for each scene hook Stash would fire (Create and Update
+        Post), with the whole hookContext as Stash's JSON has it."""
+        self._hook_listeners.append(listener)
 
     def add_scene(self, paths: list[str], title: Optional[str] = None, size: int = 1_000_000,
                   duration: float = 60.0) -> SceneRow:
         """A scene as a scan creates it: files, timestamps, no metadata (Scene.Create.Post)."""
         with self._lock:
             files = []
-            for path in paths:
-                files.append(FileRow(self._next_file_id, path, size, duration))
-                self._next_file_id += 1
             stamp = self.now_text()
+            for path in paths:
+                files.append(FileRow(self._next_file_id, path, size, duration, mod_time=stamp))
+                self._next_file_id += 1
             row = SceneRow(max(self._scenes, default=0) + 1, title, None, None, None, (), None, None,
                            False, stamp, stamp, tuple(files), None, (), (), (), ())
             self._scenes[row.id] = row
             self._changed()
-        self._notify(row.id, None, [])
+        self._notify(row.id, SCENE_CREATE, None, None)
         return row
 
     def remove_scene(self, scene_id: int) -> None:
@@ -284,14 +309,11 @@ class StashStore:
             self._changed()
 
     def set_cover(self, scene_id: int, present: bool = True) -> SceneRow:
-        """A new cover (or none) without an edit, as Stash's screenshot generation does: no hook,
-        `updated_at` unchanged."""
+        """A new cover (or none) without an edit, as Stash's cover generation does
+        (internal/manager/task_generate_screenshot.go): no hook, but `updated_at` moves."""
         with self._lock:
             row = self._require(scene_id)
-            row = row._replace(cover=row.cover + 1 if present else 0)
-            self._scenes[row.id] = row
-            self._changed()
-            return row
+            return self._store(row, {"cover": row.cover + 1 if present else 0})
 
     def edit_scene(self, scene_id: int, **changes: Any) -> SceneRow:
         """A user's edit in Stash's UI: same rules and side effects as `sceneUpdate`."""
@@ -460,7 +482,7 @@ class StashStore:
             if "cover_image" in changes:
                 values["cover"] = row.cover + 1 if changes["cover_image"] else 0
             row = self._store(row, values)
-        self._notify(scene_id, changes, list(changes))
+        self._notify(scene_id, SCENE_UPDATE, scene_update_input(changes), list(changes))
         return row
 
     def bulk_update_scenes(self, changes: dict) -> list[SceneRow]:
@@ -485,8 +507,8 @@ class StashStore:
                     kept = _bulk_ids(tuple(indexes), changes["group_ids"], self.groups, "group")
                     own["groups"] = tuple((g, indexes.get(g)) for g in kept)
                 updated.append(self._store(row, own))
-        for row in updated:
-            self._notify(row.id, changes, list(changes))
+        for row in updated:  # one hook per scene, each with the whole bulk input
+            self._notify(row.id, SCENE_UPDATE, bulk_update_input(changes), list(changes))
         return updated
 
     def _scalar_changes(self, changes: dict) -> dict:
@@ -523,9 +545,13 @@ class StashStore:
         self._version += 1
         self._sort_cache.clear()
 
-    def _notify(self, scene_id: int, changes: Optional[dict], fields: list) -> None:
-        for listener in list(self._listeners):
-            listener(scene_id, changes, fields)
+    def _notify(self, scene_id: int, hook_type: str, hook_input: Optional[dict], fields: Optional[list]) -> None:
+        context = hook_context(scene_id, hook_type, hook_input, fields)
+        for hook_listener in list(self._hook_listeners):
+            hook_listener(copy.deepcopy(context))
+        if hook_type == SCENE_UPDATE:
+            for listener in list(self._listeners):
+                listener(scene_id, copy.deepcopy(hook_input), list(fields or ()))
 
     def configure_plugin(self, plugin_id: str, values: dict) -> dict:
         return self.set_plugin_config(plugin_id, values)

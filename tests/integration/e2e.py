@@ -165,8 +165,9 @@ class Fakes:
 
     def hook_stdin(self, hook_type: str, scene_id: int, input: Any = None,
                    input_fields: Optional[Sequence[str]] = None) -> str:
-        context = {"id": scene_id, "type": hook_type, "input": input,
-                   "inputFields": list(input_fields) if input_fields is not None else None}
+        context: Dict[str, Any] = {"id": scene_id, "type": hook_type, "input": input}
+        if input_fields:  # Stash's HookContext: `inputFields` is omitempty
+            context["inputFields"] = list(input_fields)
         return json.dumps({"server_connection": self.server_connection(), "args": {"hookContext": context}})
 
     # -- running PlexSync.py ----------------------------------------------------------------------
