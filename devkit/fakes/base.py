@@ -55,7 +55,7 @@ import traceback
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 CONTROL_PREFIX = "/__fake__/"
@@ -82,6 +82,7 @@ class Response:
     status: int = 200
     body: bytes = b""
     content_type: str = "text/xml;charset=utf-8"
+    headers: Tuple[Tuple[str, str], ...] = ()  # more headers (Location, WWW-Authenticate)
 
 
 RESET = Response(RESET_STATUS)  # answer nothing, reset the connection
@@ -404,6 +405,8 @@ def _make_handler(owner: FakeHTTPServer) -> type:
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(response.body)))
+                for name, value in response.headers:
+                    self.send_header(name, value)
                 body = b"" if self.command == "HEAD" else response.body
                 head = getattr(self, "_headers_buffer", None)  # what end_headers would flush
                 if head is None:  # an HTTP/0.9 request: no headers at all

@@ -8,8 +8,9 @@ gqlgen sends them (422 for documents or variables that do not validate, 200 with
 for resolver failures), `paths.screenshot` = {url}/scene/{id}/screenshot?t={unix updated_at},
 whose bytes follow the scene's cover, not its edits (a scene without a cover is served an SVG
 placeholder as `image/svg+xml`, as Stash does),
-performer `image_path` ending in `&default=true` when there is no image, 401 without the
-`ApiKey` header or `session` cookie when a login is set.
+performer `image_path` ending in `&default=true` when there is no image. When a login is set,
+a request without the `ApiKey` header or `session` cookie gets 401 (`/graphql`, files with an
+extension) or, as Stash answers a web page, a 302 to `/login?returnURL=...`.
 
 Test aids beyond Stash: counts per GraphQL operation ("POST /graphql FindScenes"), a count
 of `findScenes` asking for everything ("findScenes per_page=-1"), the GraphQL log, and
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 import struct
 import threading
@@ -29,6 +31,7 @@ import zlib
 from collections import OrderedDict
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Callable, Optional
+from urllib.parse import urlencode
 
 from graphql import build_schema, parse, validate
 from graphql.error import GraphQLSyntaxError
@@ -77,6 +80,7 @@ class FakeStashServer(FakeHTTPServer):
         self._folder_ids: dict[str, int] = {}  # folder path -> Folder id, handed out on first sight
         self.route("POST", "/graphql", self._graphql)
         self.route("GET", "/scene/{id}/screenshot", self._screenshot)
+        self.route("GET", "/login", self._login_page)
         self.route("GET", "/performer/{id}/image", self._performer_image)
         self.add_control("graphql_log", lambda payload: self.graphql_log())
         self.add_control("scene", lambda payload: self.scene_json(int(payload["id"])))
@@ -134,7 +138,7 @@ class FakeStashServer(FakeHTTPServer):
 
     # -- HTTP ---------------------------------------------------------------------------
     def authenticate(self, req: Request) -> Optional[Response]:
-        if not self.api_key or req.headers.get("ApiKey") == self.api_key:
+        if not self.api_key or req.path.startswith("/login") or req.headers.get("ApiKey") == self.api_key:
             return None
         try:
             cookie = SimpleCookie(req.headers.get("Cookie") or "")
@@ -142,7 +146,10 @@ class FakeStashServer(FakeHTTPServer):
             cookie = SimpleCookie()
         if "session" in cookie and cookie["session"].value == self.session_cookie:
             return None
-        return Response(401, b"Unauthorized\n", "text/plain; charset=utf-8")
+        return login_required(req)
+
+    def _login_page(self, req: Request) -> Response:
+        return Response(200, LOGIN_PAGE, "text/html; charset=utf-8")
 
     def extra_count_keys(self, req: Request) -> list[str]:
         if req.method == "POST" and req.path == "/graphql":
@@ -264,6 +271,19 @@ def _operation_of(payload: dict) -> str:
         return str(payload["operationName"])
     found = _OPERATION_RE.search(str(payload.get("query") or ""))
     return found.group(1) if found else "anonymous"
+
+
+LOGIN_PAGE = b"<!doctype html><html><head><title>Login</title></head><body><form>...</form></body></html>\n"
+
+
+def login_required(req: Request) -> Response:
+    """Stash's answer without a login (internal/api/authentication.go): 401 for /graphql and for
+    paths with a file extension other than .html, else a 302 to the login page."""
+    extension = posixpath.splitext(req.path)[1]
+    if req.path == "/graphql" or (extension and extension != ".html"):
+        return Response(401, b"", "text/plain; charset=utf-8", (("WWW-Authenticate", "FormBased"),))
+    back = req.path + ("?" + urlencode(req.query) if req.query else "")
+    return Response(302, b"", "text/html; charset=utf-8", (("Location", "/login?" + urlencode({"returnURL": back})),))
 
 
 def _json_response(status: int, body: dict) -> Response:

@@ -151,8 +151,9 @@ def test_login_requires_the_api_key_header_or_the_session_cookie(world):
         answer = gql(srv, "{ configuration { general { apiKey } } }", headers={"ApiKey": "secret-key"})
         assert answer.json()["data"]["configuration"]["general"]["apiKey"] == "secret-key"
         shot = by_key.find_scene(1, fragment="paths { screenshot }")["paths"]["screenshot"]
-        assert requests.get(shot, timeout=10).status_code == 401
-        assert requests.get(shot, headers={"ApiKey": "wrong"}, timeout=10).status_code == 401
+        # A page without a login is redirected to the login page, as Stash does (a 200 web page).
+        assert requests.get(shot, timeout=10, allow_redirects=False).status_code == 302
+        assert requests.get(shot, headers={"ApiKey": "wrong"}, timeout=10).headers["Content-Type"].startswith("text/html")
         assert requests.get(shot, cookies={"session": "cookie-value"}, timeout=10).status_code == 200
         assert png_size(requests.get(shot, headers={"ApiKey": "secret-key"}, timeout=10).content)
     finally:
@@ -263,3 +264,30 @@ def test_scene_json_matches_what_graphql_answers(server):
     assert data["id"] == "4" and data["updated_at"] == row.updated_at
     assert [f["path"] for f in data["files"]] == [f.path for f in row.files]
     assert server.scene_json(999999) is None
+
+
+def test_without_a_login_pages_redirect_to_the_login_and_graphql_and_files_get_401():
+    import http.client
+
+    server = FakeStashServer(build_world(scenes=3, seed=1).stash_data, api_key="k", session_cookie="c")
+    server.start()
+    try:
+        def ask(method, path, body=None):
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            try:
+                connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                return response.status, dict(response.getheaders()), response.read()
+            finally:
+                connection.close()
+
+        status, headers, _ = ask("GET", "/scene/1/screenshot?t=5")
+        assert status == 302 and headers["Location"] == "/login?returnURL=%2Fscene%2F1%2Fscreenshot%3Ft%3D5"
+        status, headers, body = ask("GET", headers["Location"])
+        assert status == 200 and headers["Content-Type"].startswith("text/html") and b"<html" in body
+        status, headers, _ = ask("POST", "/graphql", b'{"query": "{ version { version } }"}')
+        assert status == 401 and headers["WWW-Authenticate"] == "FormBased"
+        status, headers, _ = ask("GET", "/scene/1_sprite.jpg")
+        assert status == 401
+    finally:
+        server.stop()
