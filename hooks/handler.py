@@ -44,42 +44,45 @@ def remember_stash(plugin_input: PluginInput) -> None:
 
 
 def handle_hook(plugin_input: PluginInput) -> str:
-    """Queue the scene the hook names (or nothing); HookInputError says what was malformed."""
+    """Queue what the hook names (or nothing); HookInputError says what was malformed."""
     hook_context = plugin_input.hook_context
     hook_type = hook_context.get("type") if isinstance(hook_context, dict) else None
-    if isinstance(hook_type, str) and hook_type.split(".")[0] in ENTITY_PREFIXES:
-        return handle_entity_hook(plugin_input)
+    is_entity = isinstance(hook_type, str) and hook_type.split(".")[0] in ENTITY_PREFIXES
     try:
-        job = job_from_hook(hook_context)
+        queued = _entity_change(hook_context) if is_entity else _scene_job(hook_context, hook_type)
     except HookInputError as exc:
         raise HookInputError(f"ignored a malformed hook: {exc}") from None
-    if job is None:
+    if queued is None:
         return "nothing PlexSync syncs changed"
     if not hook_enabled(plugin_input.data_dir):
         return "PlexSync is disabled (setting 'enabled' is off)"
-    reason = f"{plugin_input.hook_context.get('type')}" + (f" ({', '.join(job.fields)})" if job.fields else "")
-    enqueue(plugin_input.data_dir, [job.scene_id], job.action, reason)
+    write_row, message = queued
+    write_row(plugin_input.data_dir)
     remember_stash(plugin_input)
     ensure_drainer(plugin_input.data_dir, plugin_input.plugin_dir or PLUGIN_DIR)
-    return f"queued scene {job.scene_id} ({job.action})"
+    return message
 
 
-def handle_entity_hook(plugin_input: PluginInput) -> str:
-    """Queue a renamed, merged or deleted tag, performer, studio or group (or nothing)."""
+def _scene_job(hook_context: object, hook_type: object) -> tuple | None:
+    """(the queue insert, the answer) for a scene hook, or None when nothing synced changed."""
+    job = job_from_hook(hook_context)
+    if job is None:
+        return None
+    reason = f"{hook_type}" + (f" ({', '.join(job.fields)})" if job.fields else "")
+    return (lambda data_dir: enqueue(data_dir, [job.scene_id], job.action, reason),
+            f"queued scene {job.scene_id} ({job.action})")
+
+
+def _entity_change(hook_context: dict) -> tuple | None:
+    """The same for a renamed, merged or deleted tag, performer, studio or group."""
     from hooks.entities import ENTITY_HOOKS, change_from_hook
     from sync_queue.rows import enqueue_entity_change
 
-    if plugin_input.hook_context.get("type") not in ENTITY_HOOKS:
-        return "nothing PlexSync syncs changed"
-    try:
-        change = change_from_hook(plugin_input.hook_context)
-    except HookInputError as exc:
-        raise HookInputError(f"ignored a malformed hook: {exc}") from None
+    if hook_context.get("type") not in ENTITY_HOOKS:
+        return None
+    change = change_from_hook(hook_context)
     if change is None:
-        return "nothing PlexSync syncs changed"
-    if not hook_enabled(plugin_input.data_dir):
-        return "PlexSync is disabled (setting 'enabled' is off)"
-    enqueue_entity_change(plugin_input.data_dir, change.kind, change.entity_id, change.change, change.fields)
-    remember_stash(plugin_input)
-    ensure_drainer(plugin_input.data_dir, plugin_input.plugin_dir or PLUGIN_DIR)
-    return f"queued {change.kind} {change.entity_id} ({change.change}); its scenes follow"
+        return None
+    return (lambda data_dir: enqueue_entity_change(data_dir, change.kind, change.entity_id, change.change,
+                                                   change.fields),
+            f"queued {change.kind} {change.entity_id} ({change.change}); its scenes follow")
