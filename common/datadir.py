@@ -6,8 +6,9 @@ may hold job data or connection details, so the directory is 0700 and files are 
 """
 from __future__ import annotations
 
-import json
 import os
+
+from common.fastjson import dumps, loads
 
 TYPE_CHECKING = False  # typing (~7 ms) and pathlib (~5 ms with urllib) are not paid on every hook
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def write_private_json(path: "os.PathLike[str] | str", value: Any) -> None:
     temp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     fd = os.open(temp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(value, handle)
+        handle.write(dumps(value))
     os.replace(temp, path)
 
 
@@ -64,6 +65,6 @@ def read_json(path: "os.PathLike[str] | str", default: Any = None) -> Any:
     """Read a JSON file; a missing or corrupt file gives `default` (state files are rebuilt, never fatal)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            return loads(handle.read())
     except (OSError, ValueError):
         return default

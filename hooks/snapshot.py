@@ -8,8 +8,9 @@ sync is off costs one skipped job later, an edit dropped while sync is on is los
 """
 from __future__ import annotations
 
-import json
 import os
+
+from common.fastjson import loads
 
 SNAPSHOT_FILE = "settings.json"
 SNAPSHOT_VERSION = 1
@@ -33,7 +34,7 @@ def read_hook_snapshot(data_dir: str | os.PathLike) -> dict:
             raw = handle.read(_MAX_BYTES + 1)
         if len(raw) > _MAX_BYTES:
             return result
-        document = json.loads(raw.decode("utf-8"))
+        document = loads(raw.decode("utf-8"))
     except (OSError, ValueError):
         return result
     if not isinstance(document, dict):

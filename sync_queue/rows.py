@@ -10,13 +10,13 @@ The row format is defined here, not in `jobs.py`, so the hook path never imports
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sqlite3
 import time
 
 from common.datadir import touch_private
+from common.fastjson import dumps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def job_data(scene_ids: list, event: str, reason: str, *, force: bool = False, e
 
 def encode(data: dict) -> bytes:
     """persist-queue's JSON serializer: `json.dumps(value).encode()`, stored as a BLOB."""
-    return json.dumps(data, separators=(",", ":")).encode("utf-8")
+    return dumps(data, separators=(",", ":")).encode("utf-8")
 
 
 def connect(path: "os.PathLike[str] | str", timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
