@@ -45,6 +45,15 @@ def _per_route(run: dict) -> str:
     return "; ".join(f"{key} {n:.2f}" for key, n in sorted(per.items(), key=lambda item: -item[1]) if n >= 0.005)
 
 
+def _looked_again(run: dict) -> str:
+    """What the Plex requests of an unchanged sync were for: the scenes Plex does not have yet,
+    looked for again among its newest items (an unchanged scene itself costs none)."""
+    if not run["plex_requests"]:
+        return ""
+    routes = ", ".join(f"{n} {key}" for key, n in sorted(run["plex_by_route"].items()))
+    return f" ({routes}: looking again for the {run['waiting']:,} scenes not in Plex yet)"
+
+
 def _sync(name: str) -> Callable[[str], Rows]:
     def parse(out: str) -> Rows:
         f = json.loads(out.strip().splitlines()[-1])
@@ -64,7 +73,7 @@ def _sync(name: str) -> Callable[[str], Rows]:
              f"{'3.1' if not f['images'] else '4.1'})", f"{first['plex_per_written'] or 0:.2f}: {_per_route(first)}"),
             (f"Second full sync, nothing changed, {n:,} scenes (target ≤ 10% of the first, 0 Plex requests)",
              f"{again['seconds']:.1f} s = {100 * again['seconds'] / first['seconds']:.0f}% of the first; "
-             f"{again['plex_requests']} Plex, {again['stash_requests']} Stash requests"),
+             f"{again['plex_requests']} Plex{_looked_again(again)}, {again['stash_requests']} Stash requests"),
             (f"Drainer peak memory, {n:,} scenes", rss),
         ]
         if n >= 100_000:
