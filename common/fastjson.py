@@ -1,4 +1,4 @@
-"""JSON for the hook path without importing `json`: the same C scanner and encoder, 4–5 ms sooner.
+"""JSON for the hook path without importing `json`: the same C scanner and encoder, ~2.5 ms sooner.
 
 `import json` pulls in `re`, and `re` pulls in `enum`: about a fifth of what a hook costs over
 a bare interpreter, paid on every save and once per scene of a bulk edit. The work itself is
