@@ -145,7 +145,7 @@ class Demo:
         self.say("3. A tag renamed in Stash")
         tag_id, carriers = self._busiest_tag(exclude=edited)
         old_name, new_name = store.tags[tag_id].name, f"{store.tags[tag_id].name} (renamed)"
-        store.rename_tag(tag_id, new_name)
+        store.rename("tag", tag_id, new_name)
         renamed = time.monotonic()
         rename_hook = stage.run_plugin(stage.hook_stdin(tag_id, "Tag.Update.Post", {"id": str(tag_id), "name": new_name},
                                                         ["id", "name"]))

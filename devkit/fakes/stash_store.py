@@ -387,31 +387,14 @@ class StashStore:
         return wanted, criterion["modifier"]
 
     # -- entity edits (Stash's tagUpdate, tagsMerge, ...: scenes' updated_at stays) -------------
-    def rename_tag(self, tag_id: int, name: str) -> TagRow:
+    def rename(self, kind: str, entity_id: int, name: str) -> Any:
+        """tagUpdate (performerUpdate, studioUpdate, groupUpdate) of the name; kind: tag, performer,
+        studio or group. A performer's updated_at moves (its image URL carries it)."""
+        rows = {"tag": self.tags, "performer": self.performers, "studio": self.studios, "group": self.groups}[kind]
         with self._lock:
-            row = self.tags[tag_id]._replace(name=name)
-            self.tags[tag_id] = row
-            self._changed()
-            return row
-
-    def rename_performer(self, performer_id: int, name: str) -> PerformerRow:
-        with self._lock:
-            row = self.performers[performer_id]._replace(name=name, updated_at=self.now_text())
-            self.performers[performer_id] = row
-            self._changed()
-            return row
-
-    def rename_studio(self, studio_id: int, name: str) -> StudioRow:
-        with self._lock:
-            row = self.studios[studio_id]._replace(name=name)
-            self.studios[studio_id] = row
-            self._changed()
-            return row
-
-    def rename_group(self, group_id: int, name: str) -> GroupRow:
-        with self._lock:
-            row = self.groups[group_id]._replace(name=name)
-            self.groups[group_id] = row
+            stamp = {"updated_at": self.now_text()} if kind == "performer" else {}
+            row = rows[entity_id]._replace(name=name, **stamp)
+            rows[entity_id] = row
             self._changed()
             return row
 

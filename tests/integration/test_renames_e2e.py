@@ -53,7 +53,7 @@ def test_a_tag_rename_reaches_every_affected_plex_item_and_nothing_else(fakes_fa
     writes_before = fakes.plex_writes()
     letters_before = {letter.scene_id for letter in fakes.dead_letters()}
 
-    fakes.stash.store.rename_tag(tag_id, "Renamed In Stash")
+    fakes.stash.store.rename("tag", tag_id, "Renamed In Stash")
     result = entity_hook(fakes, "Tag.Update.Post", tag_id, {"id": str(tag_id), "name": "Renamed In Stash"},
                          ["id", "name"])
     assert result == {"output": f"queued tag {tag_id} (update); its scenes follow", "error": None}
@@ -77,7 +77,7 @@ def test_a_performer_rename_reaches_the_actors_of_their_scenes(fakes_factory):
     performer_id = busiest(fakes, "performer_ids")
     affected = movies_with(fakes, "performer_ids", performer_id)
     assert affected
-    fakes.stash.store.rename_performer(performer_id, "Stage Name Two")
+    fakes.stash.store.rename("performer", performer_id, "Stage Name Two")
     entity_hook(fakes, "Performer.Update.Post", performer_id, {"id": str(performer_id), "name": "Stage Name Two"},
                 ["id", "name"])
     wait_until(lambda: all(any(name.startswith("Stage Name Two") for name, _ in item["actors"])
