@@ -154,7 +154,9 @@ class SyncWorker:
         lease = self.index.take(now, self.options.max_batch)
         if lease is None:
             next_due = self.index.next_due()
-            if (next_due is None or next_due > now + self.options.settle_seconds) and self._resolve_change(now):
+            if next_due is not None and next_due <= now + self.options.settle_seconds:
+                return self._sleep(now, next_due)  # a job is about to be due: it goes before any rename
+            if self._resolve_change(now):
                 return 0.0
             return self._sleep(now, _earliest(next_due, self.changes.next_due() if self.changes else None))
         self._run(lease, now)

@@ -88,7 +88,7 @@ def test_no_page_is_resolved_while_a_job_is_about_to_be_due(stores, tmp_path):
     stores.jobs.put(Job([7], "update", "edit", enqueued_at=T0))
     enqueue_entity_change(tmp_path, "performer", 2, "update", ("name",))
     worker = make_worker(stores, processor)
-    worker.step(T0 + 1.0)  # the edit is due in one second: wait for it
+    assert worker.step(T0 + 1.0) == pytest.approx(1.0)  # the edit is due in one second: sleep until then
     assert processor.pages == []
     drain(worker, T0 + 2.0)
     assert processor.jobs[0].scene_ids == [7] and processor.pages
