@@ -21,6 +21,7 @@ from common.fastjson import dumps
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Callable
 
 DB_FILENAME = "queue.db"
 QUEUE_NAME = "jobs"
@@ -37,7 +38,6 @@ INSERT_JOB = f"INSERT INTO `{JOB_TABLE}` (data, timestamp, status) VALUES (?, ?,
 # Renames, merges and deletes of tags, performers, studios and groups (hooks/entities.py): one
 # row per hook; the drainer turns each into scene jobs, a page of scenes at a time, and keeps
 # its place in `after_id` (the last scene id queued; 0 = not started).
-ENTITY_TABLE = "entity_changes"
 CREATE_ENTITY_TABLE = (
     "CREATE TABLE IF NOT EXISTS `entity_changes` ("
     "id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, entity_id INTEGER NOT NULL, "
@@ -118,37 +118,32 @@ def enqueue(data_dir: "os.PathLike[str] | str", scene_ids: list, event: str, rea
     now = time.time()
     rows = [(encode(job_data([scene_id], event, reason, force=force, enqueued_at=now)), now, STATUS_INITED)
             for scene_id in ids]
-    path = touch_private(os.path.join(os.fspath(data_dir), DB_FILENAME))
-    connection = connect(path)
-    try:
-        # Checkpoints are the drainer's work; a hook's commit should never pay for one.
-        connection.execute("PRAGMA wal_autocheckpoint=0")
-        try:
-            _insert(connection, rows)
-        except sqlite3.OperationalError as exc:
-            if "no such table" not in str(exc):
-                raise
-            connection.execute(CREATE_JOB_TABLE)
-            _insert(connection, rows)
-    finally:
-        connection.close()
+    _write(data_dir, lambda connection: _insert(connection, rows), CREATE_JOB_TABLE)
 
 
 def enqueue_entity_change(data_dir: "os.PathLike[str] | str", kind: str, entity_id: int, change: str,
                           fields: tuple = ()) -> None:
     """Record that a tag, performer, studio or group changed, in one short INSERT (as `enqueue`)."""
     row = (kind, int(entity_id), change, ",".join(fields), time.time())
+    _write(data_dir, lambda connection: connection.execute(INSERT_ENTITY_CHANGE, row), CREATE_ENTITY_TABLE)
+
+
+def _write(data_dir: "os.PathLike[str] | str", insert: Callable[[sqlite3.Connection], object],
+           create_table: str) -> None:
+    """Run `insert` on the data dir's database (created 0600 if missing), creating its table
+    first when the database is new."""
     path = touch_private(os.path.join(os.fspath(data_dir), DB_FILENAME))
     connection = connect(path)
     try:
+        # Checkpoints are the drainer's work; a hook's commit should never pay for one.
         connection.execute("PRAGMA wal_autocheckpoint=0")
         try:
-            connection.execute(INSERT_ENTITY_CHANGE, row)
+            insert(connection)
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 raise
-            connection.execute(CREATE_ENTITY_TABLE)
-            connection.execute(INSERT_ENTITY_CHANGE, row)
+            connection.execute(create_table)
+            insert(connection)
     finally:
         connection.close()
 
