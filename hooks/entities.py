@@ -2,7 +2,7 @@
 
 Stash fires no scene hook when a tag, performer, studio or group is renamed, merged or deleted,
 yet every scene that carries it shows the old name in Plex. These hooks say which entity
-changed; the drainer later finds the scenes that carry it (worker/entity_resolution.py) and
+changed; the drainer later finds the scenes that carry it (worker/sync_worker.py) and
 syncs them as usual. As for scenes, the hook makes no request. What Stash sends
 (stashapp/stash, internal/api/resolver_mutation_{tag,performer,studio,group}.go):
 
@@ -22,10 +22,9 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from hooks.events import HookInputError, _input_fields, _kind
+from hooks.events import HookInputError, _input_fields, _kind, positive_id
 
 TAG, PERFORMER, STUDIO, GROUP = "tag", "performer", "studio", "group"
-KINDS = (TAG, PERFORMER, STUDIO, GROUP)
 UPDATE, MERGE, DESTROY = "update", "merge", "destroy"
 
 ENTITY_HOOKS = {
@@ -80,7 +79,7 @@ def change_from_hook(hook_context: dict) -> EntityChange | None:
 
     Raises HookInputError for a context Stash would never send."""
     kind, change = ENTITY_HOOKS[hook_context.get("type")]  # type: ignore[index]
-    entity_id = _entity_id(hook_context.get("id"), kind)
+    entity_id = positive_id(hook_context.get("id"), kind)
     hook_input = hook_context.get("input")
     if hook_input is not None and not isinstance(hook_input, (dict, list)):
         raise HookInputError(f"hookContext.input must be an object, a list or null, got {_kind(hook_input)}")
@@ -95,14 +94,3 @@ def change_from_hook(hook_context: dict) -> EntityChange | None:
         return None
     return EntityChange(kind, entity_id, change, tuple(sorted(set(touched) & USED_FIELDS[kind])))
 
-
-def _entity_id(value: object, kind: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    else:
-        raise HookInputError(f"hookContext.id must be a {kind} id, got {_kind(value)}")
-    if number <= 0:
-        raise HookInputError(f"hookContext.id must be a positive {kind} id, got {number}")
-    return number

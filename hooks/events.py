@@ -85,7 +85,7 @@ def job_from_hook(hook_context: object) -> HookJob | None:
     hook_type = hook_context.get("type")
     if not isinstance(hook_type, str) or not hook_type:
         raise HookInputError(f"hookContext.type must be text, got {_kind(hook_type)}")
-    scene_id = _scene_id(hook_context.get("id"))
+    scene_id = positive_id(hook_context.get("id"), "scene")
     hook_input = hook_context.get("input")
     if hook_input is not None and not isinstance(hook_input, (dict, list)):
         raise HookInputError(f"hookContext.input must be an object, a list or null, got {_kind(hook_input)}")
@@ -112,18 +112,19 @@ def _kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _scene_id(value: object) -> int:
+def positive_id(value: object, kind: str) -> int:
+    """hookContext.id as a positive int (Stash sends a number or its text); HookInputError otherwise."""
     if isinstance(value, bool) or value is None:
-        raise HookInputError(f"hookContext.id must be a scene id, got {_kind(value)}")
+        raise HookInputError(f"hookContext.id must be a {kind} id, got {_kind(value)}")
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and value.strip().isdigit():
         number = int(value.strip())
     else:
         shown = repr(value)[:40] if isinstance(value, str) else _kind(value)
-        raise HookInputError(f"hookContext.id must be a scene id, got {shown}")
+        raise HookInputError(f"hookContext.id must be a {kind} id, got {shown}")
     if number <= 0:
-        raise HookInputError(f"hookContext.id must be a positive scene id, got {number}")
+        raise HookInputError(f"hookContext.id must be a positive {kind} id, got {number}")
     return number
 
 
