@@ -195,14 +195,7 @@ class StashClient:
         size = max(1, min(int(page_size), MAX_PAGE_SIZE))
         after: Optional[int] = None
         while True:
-            variables = {"scene_filter": gql.scene_filter(updated_since, after),
-                         "filter": {"page": 1, "per_page": size, "sort": "id", "direction": "ASC"}}
-            result = _find_scenes(self._graphql(gql.FIND_SCENE_IDS, variables), "PlexSyncSceneIds")
-            try:
-                ids = [int(raw["id"]) for raw in result.get("scenes") or ()]
-                remaining = int(result.get("count") or 0)
-            except (KeyError, TypeError, ValueError):
-                raise PermanentError("Stash answered PlexSyncSceneIds with a malformed page") from None
+            ids, remaining = self._scene_id_page(gql.scene_filter(updated_since, after), size)
             if not ids:
                 return
             yield ids
@@ -221,11 +214,15 @@ class StashClient:
                 scene_filter.update(gql.entity_criterion(kind, entity_id))
             except KeyError:
                 raise PermanentError(f"PlexSync cannot look up scenes by {kind!r}") from None
+        return sorted(self._scene_id_page(scene_filter, size)[0])
+
+    def _scene_id_page(self, scene_filter: Dict[str, Any], size: int) -> Tuple[List[int], int]:
+        """The first `size` scene ids matching `scene_filter` in id order, and how many match."""
         variables = {"scene_filter": scene_filter,
                      "filter": {"page": 1, "per_page": size, "sort": "id", "direction": "ASC"}}
         result = _find_scenes(self._graphql(gql.FIND_SCENE_IDS, variables), "PlexSyncSceneIds")
         try:
-            return sorted(int(raw["id"]) for raw in result.get("scenes") or ())
+            return [int(raw["id"]) for raw in result.get("scenes") or ()], int(result.get("count") or 0)
         except (KeyError, TypeError, ValueError):
             raise PermanentError("Stash answered PlexSyncSceneIds with a malformed page") from None
 
