@@ -58,7 +58,7 @@ def explain(ctx: TaskContext, scene_id: Optional[int] = None) -> TaskResult:
     """Everything about one scene's way to Plex, its cause and its fix; writes nothing."""
     from tasks.explain_report import Facts, render
 
-    session = ctx.services.connect_stash(ctx.stash_connection(), ctx.overrides)  # not remembered: reads only
+    session = ctx.connect(require_plex=False, remember=False)  # reads only: nothing is remembered
     client, settings = session.client, session.settings
     try:
         chosen = scene_id or settings.explain_scene_id
