@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sync_queue.rows import enqueue  # noqa: E402
 from sync_queue.stores import open_stores  # noqa: E402
+from worker.options import WorkerOptions  # noqa: E402
 from worker.protocol import JobResult, ProcessorBase, ReadyProcessor  # noqa: E402
-from worker.sync_worker import SyncWorker, WorkerOptions  # noqa: E402
+from worker.sync_worker import SyncWorker  # noqa: E402
 
 
 class NoOpProcessor(ProcessorBase):

@@ -136,7 +136,7 @@ class Services:
         from common.datadir import ensure_private_dir
         from common.log import setup_console_logging, setup_file_logging
         from worker.drainer import run_drainer
-        from worker.sync_worker import WorkerOptions
+        from worker.options import WorkerOptions
 
         ensure_private_dir(self.data_dir)
         if log_to_console:

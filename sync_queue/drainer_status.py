@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, Optional
+from datetime import datetime
+from typing import Any, Dict, Mapping, Optional
 
 from sync_queue.db import Database
 
@@ -49,3 +50,14 @@ class DrainerStatus:
 
     def record_config_error(self, message: Optional[str], now: float) -> None:
         self.set(CONFIG_ERROR, {"message": message, "at": now} if message else None, now)
+
+
+def down_line(name: str, breaker: Mapping[str, object], waiting: Optional[int]) -> str:
+    """"Plex has not been answering since 14:02 (5 probes); 1,500 scenes waiting"."""
+    since = breaker.get("opened_at")
+    at = datetime.fromtimestamp(float(since)).strftime("%H:%M") if isinstance(since, (int, float)) else "?"
+    probes = int(breaker.get("probes") or 0)  # type: ignore[call-overload]
+    line = f"{name} has not been answering since {at} ({probes} probe{'' if probes == 1 else 's'})"
+    if waiting is not None:
+        line += f"; {waiting:,} scene{'' if waiting == 1 else 's'} waiting"
+    return line

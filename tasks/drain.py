@@ -85,7 +85,7 @@ class _Runner:
 def down_problem(status: Dict[str, Any], since: float) -> Optional[str]:
     """"Plex has not been answering since 14:02 (5 probes); 1,500 scenes waiting" while a fresh
     report of this run says a breaker is open (Stash's or Plex's), else None."""
-    from worker.sync_worker import down_line
+    from sync_queue.drainer_status import down_line
 
     if float(status.get("heartbeat_at") or 0.0) < since:
         return None

@@ -83,7 +83,7 @@ def _drainer_line(running: bool, drainer: Dict[str, Any], now: float) -> str:
 
 
 def _breaker_line(breaker: Dict[str, Any], now: float, waiting: Optional[int] = None, name: str = "Plex") -> str:
-    from worker.sync_worker import down_line
+    from sync_queue.drainer_status import down_line
 
     if breaker.get("state") != "open":
         return f"{name}: answering when last used (circuit breaker closed)"

@@ -16,14 +16,19 @@ Contract for the worker and any pool of threads working for it (every method is 
     breaker.probe_due(now); breaker.record_probe(ok, now, error)
                                         -> only the worker probes, one probe at a time
     breaker.snapshot()                  -> JSON for the drainer status
+
+`Breakers` holds the two by scope ("plex", "stash"). It is the one way every processor reports a
+request (`report(server, error, subject)`): which breaker a failure counts for, and whether it
+counts at all, is the failure table's answer (`common.errors.scope_of`), never the call site's.
 """
 from __future__ import annotations
 
 import random
 import threading
-from typing import Any, Dict, Optional, Set
+import time
+from typing import Any, Callable, Dict, Optional, Set
 
-from common.errors import SPREAD_ITEMS, PlexServerError
+from common.errors import CONFIG, ITEM, NOTHING, PLEX, SPREAD_ITEMS, STASH, PlexServerError, scope_of
 
 
 class CircuitBreaker:
@@ -124,3 +129,43 @@ class CircuitBreaker:
                     "opened_at": self.opened_at, "next_probe_at": self.next_probe_at,
                     "probes": self._probe_failures, "openings": self.openings,
                     "last_error": self.last_error if self.is_open else ""}
+
+
+class Breakers:
+    """Plex's and Stash's breakers by scope: processors report to them, the worker reads them."""
+
+    def __init__(self, plex: CircuitBreaker, stash: CircuitBreaker, clock: Callable[[], float] = time.time) -> None:
+        self.plex = plex
+        self.stash = stash
+        self.clock = clock
+        self.by_scope: Dict[str, CircuitBreaker] = {PLEX: plex, STASH: stash}
+
+    def report(self, server: str, error: Optional[BaseException] = None, subject: Any = None) -> bool:
+        """How one request to `server` ("plex" or "stash") went; True when the failure concerns
+        more than `subject` (a server is down, the settings are wrong, 500s spread): stop the batch.
+
+        A server-wide failure counts for the breaker of the server it is about; a Plex 500 counts
+        as the 500 of `subject`; an item's failure is an answer, so it closes `server`'s run of
+        failures like a success; a configuration failure says nothing about a server."""
+        scope = scope_of(error) if error is not None else ITEM
+        if scope in self.by_scope:
+            self.by_scope[scope].record_failure(self.clock(), error, subject)
+            return True
+        if isinstance(error, PlexServerError):
+            return self.plex.record_failure(self.clock(), error, subject)
+        if scope == CONFIG:
+            return True
+        self.by_scope[server].record_success()
+        return False
+
+    def is_open(self) -> Dict[str, bool]:
+        return {scope: breaker.is_open for scope, breaker in self.by_scope.items()}
+
+    def next_probe_at(self) -> Optional[float]:
+        due = [b.next_probe_at for b in self.by_scope.values() if b.next_probe_at is not None]
+        return min(due) if due else None
+
+
+def stops_batch(error: BaseException) -> bool:
+    """Does `error` concern more than the one scene that got it (a server, the settings)?"""
+    return scope_of(error) not in (ITEM, NOTHING)

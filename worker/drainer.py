@@ -22,8 +22,9 @@ from common.log import get_logger
 from sync_queue.db import Database
 from sync_queue.stores import Stores, open_stores
 from worker.lock import DrainerLock, lock_path
+from worker.options import WorkerOptions
 from worker.protocol import ProcessorFactory
-from worker.sync_worker import SyncWorker, WorkerOptions
+from worker.sync_worker import SyncWorker
 
 log = get_logger("worker")
 EXIT_OK, EXIT_ERROR = 0, 1

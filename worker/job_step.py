@@ -4,8 +4,8 @@ This is the only place where the Stash side and the Plex side meet. Jobs carry s
 metadata, so what reaches Plex is what Stash holds when the job runs. Failures of one scene are
 reported per scene (the worker splits them off); failures that concern every scene (Stash or
 Plex unreachable, bad settings) are raised for the whole job, and the rest of the batch is not
-tried. Given the worker's breakers (`use_breakers`), it reports every scene's outcome to them
-and stops a batch as soon as the Plex breaker is open (500s spreading over items). A scene whose
+tried. It reports every request's outcome to the worker's breakers (`use_breakers`) and stops a
+batch as soon as the Plex breaker is open (500s spreading over items). A scene whose
 metadata reached Plex but whose image did not keeps its record, so its retry uploads only the image.
 
 The scenes of a batch are written by up to `concurrency` threads over the Plex client's one
@@ -19,21 +19,14 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Set
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set
 
-from common.errors import (
-    ConfigurationError,
-    PlexServerError,
-    PlexUnreachable,
-    SceneGone,
-    StashUnreachable,
-    SyncError,
-    TransientError,
-)
+from common.errors import PLEX, STASH, PlexUnreachable, SceneGone, SyncError, TransientError
 from common.log import get_logger
 from common.models import Scene, SyncRecord
 from sync_queue.entity_changes import EVERY_SCENE
 from sync_queue.jobs import Job
+from worker.breaker import Breakers, stops_batch
 from worker.concurrency import AdaptiveLimit, BatchGate
 from worker.protocol import JobResult
 
@@ -74,14 +67,11 @@ class SceneProcessor:
         self._on_close = on_close
         self.limit = AdaptiveLimit(concurrency)
         self._pool: Optional[ThreadPoolExecutor] = None
-        self._plex_breaker: Any = None
-        self._stash_breaker: Any = None
-        self._clock: Callable[[], float] = time.time
+        self.breakers: Optional[Breakers] = None
 
-    def use_breakers(self, plex: Any, stash: Any, clock: Callable[[], float] = time.time) -> bool:
-        """Report each request's outcome to these breakers (worker.breaker.CircuitBreaker)."""
-        self._plex_breaker, self._stash_breaker, self._clock = plex, stash, clock
-        return True
+    def use_breakers(self, breakers: Breakers) -> None:
+        """Report each request's outcome to the worker's breakers (worker.breaker.Breakers)."""
+        self.breakers = breakers
 
     def probe(self, scope: str) -> bool:
         """One cheap request to the server a breaker is open for (plex: GET /identity)."""
@@ -96,9 +86,9 @@ class SceneProcessor:
         try:
             ids = self.stash.scene_ids_with(None if kind == EVERY_SCENE else kind, entity_id, after_id, limit)
         except SyncError as exc:
-            self._report(self._stash_breaker, exc, None)
+            self._report(STASH, exc)
             raise
-        self._report(self._stash_breaker, None, None)
+        self._report(STASH)
         return ids
 
     def process(self, job: Job) -> JobResult:
@@ -111,9 +101,9 @@ class SceneProcessor:
         try:
             found = self.stash.find_scenes_by_ids(scene_ids)
         except SyncError as exc:
-            self._report(self._stash_breaker, exc, None)
+            self._report(STASH, exc)
             raise
-        self._report(self._stash_breaker, None, None)
+        self._report(STASH)
         scenes: List[Scene] = []
         for scene_id in dict.fromkeys(scene_ids):
             scene = found.get(scene_id)
@@ -128,7 +118,7 @@ class SceneProcessor:
             try:
                 self.plex.prepare(scenes, previous, job.force)  # one read for the items of the batch
             except SyncError as exc:
-                self._report(self._plex_breaker, exc, None)
+                self._report(PLEX, exc)
                 raise
         result.failures.update(self._sync_all(scenes, previous, job.force, gate))
         if gate.failure is not None:
@@ -137,7 +127,7 @@ class SceneProcessor:
 
     def _open_for_traffic(self, gate: BatchGate) -> bool:
         """May the next scene start? No once the gate closed or the Plex breaker stopped traffic."""
-        if self._plex_breaker is not None and gate.is_open() and not self._plex_breaker.open_for_traffic():
+        if self.breakers is not None and gate.is_open() and not self.breakers.plex.open_for_traffic():
             gate.record_plex_wide_failure(PlexUnreachable("Plex is not answering; the rest of the batch waits"))
         return gate.is_open()
 
@@ -179,36 +169,24 @@ class SceneProcessor:
         began = time.monotonic()
         try:
             wrote = self._sync_one(scene, previous, force)
-        except ConfigurationError as exc:  # bad settings, or Stash down (an image download)
-            self._report(self._stash_breaker, exc, None)
-            gate.record_plex_wide_failure(exc)
-            return None
-        except PlexUnreachable as exc:
-            self._report(self._plex_breaker, exc, scene.id)
-            gate.record_plex_wide_failure(exc)
-            return None
         except SyncError as exc:
-            if self._report(self._plex_breaker, exc, scene.id):
-                gate.record_plex_wide_failure(exc)  # 500s on different items in a row: Plex-wide
+            if self._report(PLEX, exc, scene.id):  # not this scene's alone: no further scene starts
+                gate.record_plex_wide_failure(exc)
                 return None
             return exc
         except Exception as exc:  # a bug for one scene must not fail its neighbours
             log.exception("scene %s: unexpected failure", scene.id)
             return TransientError(f"unexpected {type(exc).__name__} while syncing scene {scene.id}")
-        self._report(self._plex_breaker, None, scene.id)
+        self._report(PLEX, None, scene.id)
         if wrote:  # an unchanged scene costs no request: its time says nothing about Plex
             gate.record_success(time.monotonic() - began)
         return None
 
-    def _report(self, breaker: Any, error: Optional[BaseException], subject: Any) -> bool:
-        """Tell `breaker` how a request went; True when it is open afterwards."""
-        if breaker is None:
-            return False
-        if isinstance(error, (PlexUnreachable, PlexServerError, StashUnreachable)):
-            return bool(breaker.record_failure(self._clock(), error, subject))
-        if error is None or not isinstance(error, ConfigurationError):
-            breaker.record_success()  # the server answered (an item's 404 or 400 is an answer too)
-        return False
+    def _report(self, server: str, error: Optional[BaseException] = None, subject: object = None) -> bool:
+        """Tell the breakers how a request went; True when the failure stops the batch."""
+        if self.breakers is None:
+            return error is not None and stops_batch(error)
+        return self.breakers.report(server, error, subject)
 
     def _sync_one(self, scene: Scene, previous: Optional[SyncRecord], force: bool) -> bool:
         """True when Plex was written (the scene's record renewed)."""

@@ -13,11 +13,11 @@ worker calls it again when a probe is due.
 
 Two more methods concern the breakers: `probe(scope)` sends one cheap request to "plex" or
 "stash" while that breaker is open and returns True (False: this processor cannot probe, so the
-next due job is the probe), and `use_breakers(plex, stash, clock)` hands the processor the
-worker's breakers (worker.breaker.CircuitBreaker, thread-safe) and returns True when it reports
-each request's outcome to them itself and stops a batch the moment Plex is not open for traffic
-(the worker then no longer feeds them from job outcomes). `ProcessorBase` gives the defaults
-(no probe, no reporting) to processors that need neither, such as the scripted ones in tests.
+next due job is the probe), and `use_breakers(breakers)` hands the processor the worker's
+breakers (worker.breaker.Breakers, thread-safe). Every processor reports each request's outcome
+to them (`breakers.report(server, error, subject)`); the worker never feeds them from a job's
+outcome. `ProcessorBase` keeps the breakers in `self.breakers` and gives the other defaults (no
+probe, no entity pages) to processors that need no more, such as the scripted ones in tests.
 
 `scene_ids_for(kind, entity_id, after_id, limit)` turns a renamed, merged or deleted tag,
 performer, studio or group into the ids of the scenes that carry it: ascending, above
@@ -27,10 +27,13 @@ default finds none.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Protocol, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Tuple
 
 from common.errors import SyncError
 from sync_queue.jobs import Job
+
+if TYPE_CHECKING:
+    from worker.breaker import Breakers
 
 
 @dataclass
@@ -43,7 +46,7 @@ class Processor(Protocol):
 
     def probe(self, scope: str) -> bool: ...
 
-    def use_breakers(self, plex: Any, stash: Any, clock: Callable[[], float]) -> bool: ...
+    def use_breakers(self, breakers: "Breakers") -> None: ...
 
     def scene_ids_for(self, kind: str, entity_id: int, after_id: int, limit: int) -> List[int]: ...
 
@@ -53,11 +56,13 @@ class Processor(Protocol):
 class ProcessorBase:
     """The breaker methods of a processor that neither probes nor reports outcomes itself."""
 
+    breakers: Optional["Breakers"] = None
+
     def probe(self, scope: str) -> bool:
         return False
 
-    def use_breakers(self, plex: Any, stash: Any, clock: Callable[[], float]) -> bool:
-        return False
+    def use_breakers(self, breakers: "Breakers") -> None:
+        self.breakers = breakers
 
     def scene_ids_for(self, kind: str, entity_id: int, after_id: int, limit: int) -> List[int]:
         return []

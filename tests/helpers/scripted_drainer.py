@@ -31,8 +31,8 @@ if str(REPO) not in sys.path:
 from common.errors import PermanentError  # noqa: E402
 from common.log import setup_file_logging  # noqa: E402
 from worker.drainer import run_drainer  # noqa: E402
+from worker.options import WorkerOptions  # noqa: E402
 from worker.protocol import JobResult, ProcessorBase, ReadyProcessor  # noqa: E402
-from worker.sync_worker import WorkerOptions  # noqa: E402
 
 RECORD_SCHEMA = ("CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, pid INTEGER, scene_ids TEXT,"
                  " event TEXT, started REAL, ended REAL)")

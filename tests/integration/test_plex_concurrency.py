@@ -15,8 +15,9 @@ from sync_queue.jobs import Job
 from sync_queue.stores import open_stores
 from tests.integration.plex_fixtures import full_scene
 from worker.job_step import SceneProcessor
+from worker.options import WorkerOptions
 from worker.protocol import ReadyProcessor
-from worker.sync_worker import SyncWorker, WorkerOptions
+from worker.sync_worker import SyncWorker
 
 EDIT = "PUT /library/sections/{id}/all"
 READ = "GET /library/metadata/{ids}"
@@ -119,7 +120,7 @@ def test_split_batch_retry_and_dead_letter_under_concurrency_4(plex, connect, st
                         options=WorkerOptions(settle_seconds=0, max_batch=50), rng=random.Random(1))
     plex.latency(10)
     assert worker.step(T0 + 1) == 0.0
-    worker._close_processor()
+    worker.slot.close()
     assert stores.sync_state.count() == 10
     (letter,) = stores.dead_letters.list()
     assert letter.scene_id == 11

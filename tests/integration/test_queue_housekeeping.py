@@ -6,8 +6,9 @@ import time
 
 from sync_queue.rows import enqueue
 from sync_queue.stores import open_stores
+from worker.options import WorkerOptions
 from worker.protocol import JobResult, ProcessorBase, ReadyProcessor
-from worker.sync_worker import SyncWorker, WorkerOptions
+from worker.sync_worker import SyncWorker
 
 
 class NoOp(ProcessorBase):

@@ -22,9 +22,10 @@ from common.errors import (
     plex_status_error,
     stash_status_error,
 )
+from sync_queue.drainer_status import down_line
 from worker.breaker import CircuitBreaker
+from worker.options import WorkerOptions
 from worker.policy import Action, RetryPolicy
-from worker.sync_worker import WorkerOptions, down_line
 
 
 def test_every_class_has_one_row_and_a_scope():

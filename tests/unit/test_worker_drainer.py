@@ -6,8 +6,8 @@ from sync_queue.stores import open_stores
 from worker.drainer import run_drainer
 from worker.launcher import drainer_running
 from worker.lock import DrainerLock, lock_path
+from worker.options import WorkerOptions
 from worker.protocol import JobResult, ProcessorBase, ReadyProcessor
-from worker.sync_worker import WorkerOptions
 
 FAST = WorkerOptions(settle_seconds=0.0, idle_exit_seconds=0.1, poll_seconds=0.01)
 

@@ -3,18 +3,20 @@ import random
 
 import pytest
 
-from common.errors import ConfigurationError, PermanentError, StashUnreachable
+from common.errors import STASH, ConfigurationError, PermanentError, StashUnreachable
 from sync_queue.jobs import Job
 from sync_queue.rows import enqueue_entity_change
 from sync_queue.stores import open_stores
+from worker.options import WorkerOptions
 from worker.protocol import JobResult, ProcessorBase, ReadyProcessor
-from worker.sync_worker import SyncWorker, WorkerOptions
+from worker.sync_worker import SyncWorker
 
 T0 = 1_000_000.0
 
 
 class EntityProcessor(ProcessorBase):
-    """Scenes 1..n carry every entity; records each job and each page asked for."""
+    """Scenes 1..n carry every entity; records each job and each page asked for (Stash's answer
+    reported to the breakers, as every processor does)."""
 
     def __init__(self, scenes=10):
         self.scenes = scenes
@@ -25,7 +27,10 @@ class EntityProcessor(ProcessorBase):
     def scene_ids_for(self, kind, entity_id, after_id, limit):
         self.pages.append((kind, entity_id, after_id, limit))
         if self.errors:
-            raise self.errors.pop(0)
+            error = self.errors.pop(0)
+            self.breakers.report(STASH, error)
+            raise error
+        self.breakers.report(STASH)
         return [i for i in range(1, self.scenes + 1) if i > after_id][:limit]
 
     def process(self, job):
@@ -100,7 +105,7 @@ def test_stash_down_postpones_the_change_without_losing_it(stores, tmp_path):
     enqueue_entity_change(tmp_path, "studio", 2, "update", ("name",))
     worker = make_worker(stores, processor)
     worker.step(T0)
-    assert worker.stash_breaker.is_open and stores.changes.count() == 1
+    assert worker.breakers.stash.is_open and stores.changes.count() == 1
     assert worker.should_exit(T0 + 10_000) is None
     drain(worker, T0 + 3600)
     assert sorted(i for job in processor.jobs for i in job.scene_ids) == [1, 2, 3]

@@ -4,6 +4,7 @@ import random
 import pytest
 
 from common.errors import (
+    PLEX,
     ConfigurationError,
     NotInPlexYet,
     PermanentError,
@@ -13,15 +14,17 @@ from common.errors import (
 )
 from sync_queue.jobs import Job
 from sync_queue.stores import open_stores
+from worker.options import WorkerOptions
 from worker.protocol import JobResult, ProcessorBase, ReadyProcessor
-from worker.sync_worker import SyncWorker, WorkerOptions
+from worker.sync_worker import SyncWorker
 
 T0 = 1_000_000.0
 
 
 class ScriptedProcessor(ProcessorBase):
     """Succeeds unless told otherwise: `fail(scene, *errors)` fails that scene once per error,
-    `raise_next(*errors)` fails whole jobs."""
+    `raise_next(*errors)` fails whole jobs. Reports each scene (or the whole job) to the breakers
+    as Plex's answer, as every processor does."""
 
     def __init__(self):
         self.calls = []
@@ -38,12 +41,15 @@ class ScriptedProcessor(ProcessorBase):
     def process(self, job):
         self.calls.append(job)
         if self.whole:
-            raise self.whole.pop(0)
+            error = self.whole.pop(0)
+            self.breakers.report(PLEX, error)
+            raise error
         failures = {}
         for scene_id in job.scene_ids:
             pending = self.per_scene.get(scene_id)
             if pending:
                 failures[scene_id] = pending.pop(0)
+            self.breakers.report(PLEX, failures.get(scene_id), scene_id)
         return JobResult(failures)
 
     def close(self):
@@ -273,18 +279,18 @@ def test_breaker_stops_traffic_and_charges_nothing_while_open(stores, processor)
                          backoff_cap_seconds=1000.0)
     for _ in range(3):
         worker.step(T0 + 2)
-    assert worker.breaker.is_open and len(processor.calls) == 3
+    assert worker.breakers.plex.is_open and len(processor.calls) == 3
     charged = sorted(job.attempts for job in waiting_jobs(stores))
     assert charged == [0, 0, 0, 0, 0]  # Plex-wide failures are never charged (issue 10)
-    probe_at = worker.breaker.next_probe_at
+    probe_at = worker.breakers.plex.next_probe_at
     assert worker.step(T0 + 2) == pytest.approx(probe_at - (T0 + 2))
     assert len(processor.calls) == 3  # no traffic before the probe
     worker.step(probe_at)
-    assert len(processor.calls) == 4 and worker.breaker.next_probe_at > probe_at  # failed probe backs off
+    assert len(processor.calls) == 4 and worker.breakers.plex.next_probe_at > probe_at  # failed probe backs off
     assert sorted(job.attempts for job in waiting_jobs(stores)) == [0, 0, 0, 0, 0]
     assert stores.status.get("breaker")["state"] == "open"
-    drive(worker, worker.breaker.next_probe_at, worker.breaker.next_probe_at + 1)  # this probe succeeds
-    assert not worker.breaker.is_open and stores.status.get("breaker")["state"] == "closed"
+    drive(worker, worker.breakers.plex.next_probe_at, worker.breakers.plex.next_probe_at + 1)  # this probe succeeds
+    assert not worker.breakers.plex.is_open and stores.status.get("breaker")["state"] == "closed"
     assert 6 <= len(processor.calls) and stores.jobs.waiting_count() == 0  # nothing was charged, all ran
 
 

@@ -1,0 +1,102 @@
+"""The processor's life cycle: build it, hand it the breakers, probe through it, pause, close.
+
+A configuration error pauses the drainer: the processor is closed and built again from the
+settings (they may have been fixed) after `pause_seconds`; the jobs stay queued. A factory that
+fails because a server is down opens that server's breaker instead: building again is its probe.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional, Tuple
+
+from common.errors import ConfigurationError, scope_of
+from common.log import get_logger
+from worker.breaker import Breakers
+from worker.policy import RetryPolicy, user_message
+from worker.protocol import Processor, ProcessorFactory
+from worker.status_report import StatusReport
+
+log = get_logger("worker")
+
+
+class ProcessorSlot:
+    def __init__(self, factory: ProcessorFactory, breakers: Breakers, report: StatusReport,
+                 policy: RetryPolicy, pause_seconds: float) -> None:
+        self.factory = factory
+        self.breakers = breakers
+        self.report = report
+        self.policy = policy
+        self.pause_seconds = pause_seconds
+        self.processor: Optional[Processor] = None
+        self.secrets: Tuple[str, ...] = ()
+        self.paused_until: Optional[float] = None
+        self.paused_since: Optional[float] = None  # when the current run of pauses began
+        self._pause_message: Optional[str] = None
+
+    def open(self, now: float) -> bool:
+        """Build the processor; False when it could not be (paused, or a breaker is open)."""
+        try:
+            ready = self.factory()
+        except Exception as exc:  # ConfigurationError, or a factory that cannot start at all
+            scope = scope_of(exc)
+            if scope in self.breakers.by_scope:  # the server is down: probe by building again later
+                breaker = self.breakers.by_scope[scope]
+                was_open = breaker.is_open
+                while not breaker.record_failure(now, exc):
+                    pass
+                self.report.breaker(now, scope, was_open)
+                return False
+            if not isinstance(exc, ConfigurationError):
+                log.error("could not build the processor", exc_info=True)
+            self.pause(exc, now)
+            return False
+        self.processor = ready.processor
+        ready.processor.use_breakers(self.breakers)
+        for scope, breaker in self.breakers.by_scope.items():
+            if breaker.record_success():
+                self.report.breaker(now, scope, True)
+        self.secrets = self.report.secrets = tuple(secret for secret in ready.secrets if secret)
+        self.policy = replace(self.policy, max_retries=ready.max_retries)
+        if self._pause_message is not None:
+            log.info("configuration works again; resuming")
+            self._pause_message = self.paused_since = None
+        self.report.config_error(None, now)
+        return True
+
+    def pause(self, error: BaseException, now: float) -> None:
+        message = user_message(error, self.secrets)
+        if message != self._pause_message:
+            log.error("paused: %s (jobs stay queued; trying again every %gs)", message, self.pause_seconds)
+            self.report.config_error(message, now)
+        self._pause_message = message
+        self.paused_since = self.paused_since if self.paused_since is not None else now
+        self.paused_until = now + self.pause_seconds
+        self.close()
+
+    def pause_ends(self, now: float) -> Optional[float]:
+        """While paused: when the pause ends; None once it is over."""
+        if self.paused_until is not None and now >= self.paused_until:
+            self.paused_until = None
+        return self.paused_until
+
+    def probe(self, scope: str, now: float) -> bool:
+        """One probe of `scope`; True when the processor cannot probe (the next job is the probe)."""
+        assert self.processor is not None
+        breaker = self.breakers.by_scope[scope]
+        try:
+            if not self.processor.probe(scope):
+                return True
+        except Exception as exc:
+            breaker.record_probe(False, now, exc)
+        else:
+            breaker.record_probe(True, now)
+        self.report.breaker(now, scope, True)
+        return False
+
+    def close(self) -> None:
+        processor, self.processor = self.processor, None
+        if processor is not None:
+            try:
+                processor.close()
+            except Exception:
+                log.warning("processor close failed", exc_info=True)
