@@ -77,8 +77,16 @@ class ConfigurationError(SyncError):
     kind = "configuration"
 
 
-class StashUnreachable(ConfigurationError):
-    """Stash as a whole is not answering (refused, timed out, 502/503/504): wait, keep the jobs."""
+class TokenRejected(ConfigurationError):
+    """The server refused PlexSync's credentials (401/403): the token or API key must be fixed."""
+
+    kind = "token_rejected"
+
+
+class StashUnreachable(SyncError):
+    """Stash as a whole is not answering (refused, timed out, 502/503/504): wait, keep the jobs.
+
+    Not a configuration error: nobody needs to fix a setting, the jobs wait for Stash's breaker."""
 
     kind = "stash_down"
 
@@ -110,8 +118,8 @@ TABLE: Tuple[Failure, ...] = (
             "Plex answered 500 to one item's request (500s on different items in a row: Plex-wide)"),
     Failure(StashUnreachable, STASH, WAIT_FOR_STASH,
             "Stash refused the connection, timed out, or answered 502/503/504"),
-    Failure(ConfigurationError, CONFIG, PAUSE,
-            "Plex or Stash refused the token or API key (401/403), a setting is wrong, a library is unknown"),
+    Failure(TokenRejected, CONFIG, PAUSE, "Plex or Stash refused the token or API key (401/403)"),
+    Failure(ConfigurationError, CONFIG, PAUSE, "a setting is wrong, a library is unknown"),
     Failure(NotInPlexYet, ITEM, SLOW_RETRY,
             "no Plex item has the scene's files yet, or Plex answered 404 for an item it listed"),
     Failure(PermanentError, ITEM, DEAD_LETTER,
@@ -138,10 +146,15 @@ def scope_of(error: BaseException) -> str:
     return failure_of(error).scope
 
 
+def wider_than_item(error: BaseException) -> bool:
+    """Is `error` about a server or the settings, not the one item that got it? (Re-raise it.)"""
+    return scope_of(error) in (PLEX, STASH, CONFIG)
+
+
 def plex_status_error(status: int) -> Optional[Type[SyncError]]:
     """The class for a Plex HTTP status (None: not an error status handled by status alone)."""
     if status in (401, 403):
-        return ConfigurationError
+        return TokenRejected
     if status in (429, 502, 503, 504):
         return PlexUnreachable
     if status >= 500 or status == 408:

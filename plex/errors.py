@@ -26,6 +26,7 @@ from common.errors import (
     PlexServerError,
     PlexUnreachable,
     SyncError,
+    TokenRejected,
     TransientError,
     plex_status_error,
 )
@@ -98,8 +99,8 @@ def classify(exc: BaseException, what: str, secrets: Iterable[str] = (), fields:
     if status == 404:
         return ItemVanished(_short(f"Plex answered 404 while {what}", secrets))
     found = plex_status_error(status) if status is not None else None
-    if found is ConfigurationError:
-        return ConfigurationError(TOKEN_REJECTED)
+    if found is TokenRejected:
+        return TokenRejected(TOKEN_REJECTED)
     if found is PlexUnreachable:
         return PlexUnreachable(_short(f"Plex answered {status} while {what}", secrets))
     if found is not None:

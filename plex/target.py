@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
-from common.errors import ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, SyncError
+from common.errors import NotInPlexYet, PermanentError, SyncError, wider_than_item
 from common.log import get_logger
 from common.models import Scene, SyncRecord
 from common.pathmap import map_path
@@ -197,9 +197,9 @@ class PlexTarget:
             for batch in key_batches(keys):
                 try:
                     fetched.update(self.client.items(batch))
-                except (PlexUnreachable, ConfigurationError):
-                    raise
                 except SyncError as exc:
+                    if wider_than_item(exc):
+                        raise
                     log.debug("batch read of %d items failed (%s); reading them one by one", len(batch), exc)
         with self._prefetch_lock:
             self._prefetched = fetched
@@ -240,11 +240,11 @@ class PlexTarget:
 
         try:
             item, planned = self._on_item(scene, result, plan)
-        except (PlexUnreachable, ConfigurationError):
-            raise
         except NotInPlexYet as exc:
             return ScenePreview(scene.id, UNMATCHED, reason=str(exc), title=scene.title)
         except SyncError as exc:
+            if wider_than_item(exc):
+                raise
             return ScenePreview(scene.id, FAILED, int(result.rating_key or 0), int(result.section_id or 0),
                                 reason=str(exc), title=scene.title)
         return describe(scene.id, item, planned.want, planned.edit, planned.images, result.step, scene.title)
@@ -322,7 +322,7 @@ class PlexTarget:
                 try:
                     self.client.upload_image(item.rating_key, "art", images.data)
                 except SyncError as exc:
-                    if item.type != "episode" or isinstance(exc, (PlexUnreachable, ConfigurationError)):
+                    if item.type != "episode" or wider_than_item(exc):
                         raise
                     log.warning("scene %s: Plex refused the episode's background art (%s); not retried",
                                 scene.id, exc)

@@ -7,7 +7,7 @@ an expired login with a redirect to its login page), and failures classified onc
 
 - no connection, DNS failure, timeout, TLS failure,
   HTTP 502/503/504 (Stash restarting behind a proxy)   -> StashUnreachable ("not reachable"; Stash-wide)
-- HTTP 401/403 or a redirect to the login page          -> ConfigurationError naming the API key
+- HTTP 401/403 or a redirect to the login page          -> TokenRejected naming the API key
 - the query itself rejected (older Stash)               -> ConfigurationError
 - HTTP 429/500, "database is locked", a cut-off answer  -> TransientError
 - any other GraphQL error or HTTP status                -> PermanentError
@@ -28,6 +28,7 @@ from common.errors import (
     PermanentError,
     StashUnreachable,
     SyncError,
+    TokenRejected,
     TransientError,
     stash_status_error,
 )
@@ -248,7 +249,7 @@ class StashClient:
         try:
             status = response.status_code
             if status in (401, 403) or 300 <= status < 400:
-                raise ConfigurationError(f"Stash at {self.url} refused an image download (HTTP {status}): {_AUTH_HINT}")
+                raise TokenRejected(f"Stash at {self.url} refused an image download (HTTP {status}): {_AUTH_HINT}")
             if status == 404:
                 raise PermanentError(f"Stash has no image at {shown} (HTTP 404)")
             server_error = stash_status_error(status)
@@ -338,7 +339,7 @@ class StashClient:
     def _data(self, response: requests.Response, operation: str) -> Dict[str, Any]:
         status = response.status_code
         if status in (401, 403) or 300 <= status < 400:
-            raise ConfigurationError(f"Stash at {self.url} refused PlexSync (HTTP {status}): {_AUTH_HINT}")
+            raise TokenRejected(f"Stash at {self.url} refused PlexSync (HTTP {status}): {_AUTH_HINT}")
         if status == 404:
             raise ConfigurationError(f"there is no Stash GraphQL API at {self.connection.graphql_url} (HTTP 404): check the Stash address")
         try:

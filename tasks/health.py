@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
-from common.errors import ConfigurationError, SyncError
+from common.errors import ConfigurationError, SyncError, TokenRejected
 from common.log import add_secrets
 from common.settings import WHERE, Settings, settings_from_mapping
 from tasks.context import TaskContext, TaskResult, plural
@@ -109,18 +109,17 @@ def _settings(ctx: TaskContext, client: Any, report: _Report) -> Optional[Settin
 
 
 def _plex(ctx: TaskContext, settings: Settings, client: Any, report: _Report) -> Any:
-    from plex.errors import TOKEN_REJECTED
-
     try:
         ctx.services.check_plex(settings)
+    except TokenRejected:
+        report.add("Plex", PASS, f"Plex answers at {settings.plex_url}")
+        report.add("Plex token", FAIL, "Plex rejected the token (HTTP 401): the token is invalid or expired",
+                   f"copy a current X-Plex-Token into plex_token in {WHERE}")
+        report.skip(("Plex libraries", "matching"), "needs Plex")
+        return None
     except ConfigurationError as exc:
-        if str(exc) == TOKEN_REJECTED:
-            report.add("Plex", PASS, f"Plex answers at {settings.plex_url}")
-            report.add("Plex token", FAIL, "Plex rejected the token (HTTP 401): the token is invalid or expired",
-                       f"copy a current X-Plex-Token into plex_token in {WHERE}")
-        else:
-            report.add("Plex", FAIL, str(exc))
-            report.skip(("Plex token",), "needs Plex to answer")
+        report.add("Plex", FAIL, str(exc))
+        report.skip(("Plex token",), "needs Plex to answer")
         report.skip(("Plex libraries", "matching"), "needs Plex")
         return None
     except SyncError as exc:

@@ -19,16 +19,17 @@ Contract for the worker and any pool of threads working for it (every method is 
 
 `Breakers` holds the two by scope ("plex", "stash"). It is the one way every processor reports a
 request (`report(server, error, subject)`): which breaker a failure counts for, and whether it
-counts at all, is the failure table's answer (`common.errors.scope_of`), never the call site's.
+counts at all, is the policy's answer (`worker.policy.about`), never the call site's.
 """
 from __future__ import annotations
 
 import random
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
-from common.errors import CONFIG, ITEM, NOTHING, PLEX, SPREAD_ITEMS, STASH, PlexServerError, scope_of
+from common.errors import CONFIG, ITEM, PLEX, SPREAD_ITEMS, STASH, PlexServerError
+from worker.policy import about
 
 
 class CircuitBreaker:
@@ -147,25 +148,25 @@ class Breakers:
         A server-wide failure counts for the breaker of the server it is about; a Plex 500 counts
         as the 500 of `subject`; an item's failure is an answer, so it closes `server`'s run of
         failures like a success; a configuration failure says nothing about a server."""
-        scope = scope_of(error) if error is not None else ITEM
-        if scope in self.by_scope:
-            self.by_scope[scope].record_failure(self.clock(), error, subject)
+        if error is None:
+            self.by_scope[server].record_success()
+            return False
+        decided = about(error)
+        if decided.breaker is not None:
+            opened = self.by_scope[decided.breaker].record_failure(self.clock(), error, subject)
+            return opened or decided.scope != ITEM
+        if decided.scope == CONFIG:
             return True
-        if isinstance(error, PlexServerError):
-            return self.plex.record_failure(self.clock(), error, subject)
-        if scope == CONFIG:
-            return True
-        self.by_scope[server].record_success()
+        self.by_scope[server].record_success()  # the server answered (an item's 404 or 400 too)
         return False
 
     def is_open(self) -> Dict[str, bool]:
         return {scope: breaker.is_open for scope, breaker in self.by_scope.items()}
 
+    def open_scopes(self) -> List[str]:
+        return [scope for scope, breaker in self.by_scope.items() if breaker.is_open]
+
     def next_probe_at(self) -> Optional[float]:
         due = [b.next_probe_at for b in self.by_scope.values() if b.next_probe_at is not None]
         return min(due) if due else None
 
-
-def stops_batch(error: BaseException) -> bool:
-    """Does `error` concern more than the one scene that got it (a server, the settings)?"""
-    return scope_of(error) not in (ITEM, NOTHING)

@@ -21,12 +21,12 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set
 
-from common.errors import PLEX, STASH, PlexUnreachable, SceneGone, SyncError, TransientError
+from common.errors import PLEX, STASH, PlexUnreachable, SceneGone, SyncError, TransientError, wider_than_item
 from common.log import get_logger
 from common.models import Scene, SyncRecord
 from sync_queue.entity_changes import EVERY_SCENE
 from sync_queue.jobs import Job
-from worker.breaker import Breakers, stops_batch
+from worker.breaker import Breakers
 from worker.concurrency import AdaptiveLimit, BatchGate
 from worker.protocol import JobResult
 
@@ -185,7 +185,7 @@ class SceneProcessor:
     def _report(self, server: str, error: Optional[BaseException] = None, subject: object = None) -> bool:
         """Tell the breakers how a request went; True when the failure stops the batch."""
         if self.breakers is None:
-            return error is not None and stops_batch(error)
+            return error is not None and wider_than_item(error)
         return self.breakers.report(server, error, subject)
 
     def _sync_one(self, scene: Scene, previous: Optional[SyncRecord], force: bool) -> bool:

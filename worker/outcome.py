@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, List, Optional, Sequence, Tuple
 
-from common.errors import PlexServerError
 from common.log import get_logger
 from sync_queue.dead_letters import DeadLetterEntry
 from sync_queue.jobs import Job
@@ -31,18 +30,15 @@ class Outcome:
 
 
 def outcome_of(lease: Lease, whole: Optional[BaseException], failures: Dict[int, BaseException],
-               policy: RetryPolicy, now: float, *, plex_open: bool = False,
+               policy: RetryPolicy, now: float, *, open_breakers: Collection[str] = (),
                secrets: Sequence[str] = ()) -> Outcome:
     """The outcome of `lease`: `whole` failed the whole job, else `failures` are its failed scenes."""
     job = lease.job
     parts = failed_parts(job, whole, failures)
     outcome = Outcome(list(lease.rowids), succeeded=len(job.scene_ids) - sum(len(p.scene_ids) for p, _ in parts))
     for part, error in parts:
-        kind = error_kind(error)
-        if isinstance(error, PlexServerError) and plex_open:
-            decision = Decision(Action.WAIT)  # 500s spread over items: Plex-wide
-        else:
-            decision = policy.decide(error, part.attempts, repeated=part.last_error_kind == kind)
+        decision = policy.decide(error, part.attempts, repeated=part.last_error_kind == error_kind(error),
+                                 open_breakers=open_breakers)
         _apply(outcome, part, error, decision, user_message(error, secrets), now)
     return outcome
 
@@ -59,6 +55,7 @@ def _apply(outcome: Outcome, part: Job, error: BaseException, decision: Decision
     elif decision.action is Action.DROP:
         log.info("scenes %s: %s; dropped", ids_shown(part), message)
     elif decision.action is Action.RETRY:
+        assert decision.charged
         outcome.requeue.append(replace(part, attempts=part.attempts + 1, not_before=now + decision.delay,
                                        first_failed_at=_first(part, now), last_error=message,
                                        last_error_kind=kind))

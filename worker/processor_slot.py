@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional, Tuple
 
-from common.errors import ConfigurationError, scope_of
+from common.errors import CONFIG
 from common.log import get_logger
 from worker.breaker import Breakers
-from worker.policy import RetryPolicy, user_message
+from worker.policy import Action, RetryPolicy, user_message
 from worker.protocol import Processor, ProcessorFactory
 from worker.status_report import StatusReport
 
@@ -37,18 +37,14 @@ class ProcessorSlot:
         """Build the processor; False when it could not be (paused, or a breaker is open)."""
         try:
             ready = self.factory()
-        except Exception as exc:  # ConfigurationError, or a factory that cannot start at all
-            scope = scope_of(exc)
-            if scope in self.breakers.by_scope:  # the server is down: probe by building again later
-                breaker = self.breakers.by_scope[scope]
-                was_open = breaker.is_open
-                while not breaker.record_failure(now, exc):
-                    pass
-                self.report.breaker(now, scope, was_open)
-                return False
-            if not isinstance(exc, ConfigurationError):
-                log.error("could not build the processor", exc_info=True)
-            self.pause(exc, now)
+        except Exception as exc:  # a wrong setting, a server that is down, or a bug
+            decision = self.policy.decide_start(exc)
+            if decision.action is Action.WAIT and decision.breaker is not None:
+                self._hold(decision.breaker, exc, now)  # building again later is the probe
+            else:
+                if decision.scope != CONFIG:
+                    log.error("could not build the processor", exc_info=True)
+                self.pause(exc, now)
             return False
         self.processor = ready.processor
         ready.processor.use_breakers(self.breakers)
@@ -62,6 +58,14 @@ class ProcessorSlot:
             self._pause_message = self.paused_since = None
         self.report.config_error(None, now)
         return True
+
+    def _hold(self, scope: str, error: BaseException, now: float) -> None:
+        """Open `scope`'s breaker at once: no processor, so no request but the next build."""
+        breaker = self.breakers.by_scope[scope]
+        was_open = breaker.is_open
+        while not breaker.record_failure(now, error):
+            pass
+        self.report.breaker(now, scope, was_open)
 
     def pause(self, error: BaseException, now: float) -> None:
         message = user_message(error, self.secrets)

@@ -65,13 +65,13 @@ class ChangeScheduler:
         assert self.changes is not None
         message = user_message(error, secrets)
         self.report.breakers_after(before, now)
-        decision = policy.decide(error, change.attempts)
+        decision = policy.decide_change(error, change.attempts)
         if decision.action is Action.PAUSE:
             self._pause(error, now)
-        elif decision.action in (Action.RETRY, Action.WAIT):
-            self.changes.postpone(change, now + max(decision.delay, self.options.min_retry_seconds), message)
-            log.info("%s: %s; trying again in %.0fs", change.what, message, decision.delay)
-        else:
+        elif decision.action is Action.DROP:
             self.changes.drop(change)
             log.warning("%s: %s; its scenes are synced on their next change or the next sync task",
                         change.what, message)
+        else:
+            self.changes.postpone(change, now + decision.delay, message)
+            log.info("%s: %s; trying again in %.0fs", change.what, message, decision.delay)

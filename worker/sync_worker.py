@@ -171,7 +171,7 @@ class SyncWorker:
             if not isinstance(exc, SyncError):
                 log.error("unexpected error processing scenes %s", ids_shown(lease.job), exc_info=True)
         outcome = outcome_of(lease, whole, failures, self.slot.policy, now,
-                             plex_open=self.breakers.plex.is_open, secrets=self.slot.secrets)
+                             open_breakers=self.breakers.open_scopes(), secrets=self.slot.secrets)
         self.queue.record_outcome(outcome.ack, outcome.requeue, outcome.dead, now)
         self.processed += 1
         self._last_activity = now

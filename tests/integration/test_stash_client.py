@@ -85,12 +85,12 @@ def test_refused_login_names_the_api_key_and_hides_secrets(locked_stash, how):
     assert_secret_free(message) and API_KEY[::-1] not in message
 
 
-def test_unreachable_stash_is_a_configuration_error_without_secrets():
+def test_unreachable_stash_is_stash_unreachable_without_secrets():
     probe = FakeStashServer()
     probe.start()
     port = probe.port
     probe.stop()
-    with pytest.raises(ConfigurationError) as raised:
+    with pytest.raises(StashUnreachable) as raised:  # a class of its own: no setting to fix, wait for Stash
         StashClient(StashConnection(host="127.0.0.1", port=port, api_key=API_KEY, cookie_value=COOKIE))
     message = str(raised.value)
     assert message.startswith(f"Stash is not reachable at http://127.0.0.1:{port}")
@@ -99,7 +99,7 @@ def test_unreachable_stash_is_a_configuration_error_without_secrets():
 
 def test_stash_going_down_and_up_again(client, open_stash):
     open_stash.down()
-    with pytest.raises(ConfigurationError, match="not reachable"):
+    with pytest.raises(StashUnreachable, match="not reachable"):
         client.find_scenes_by_ids([1])
     open_stash.up()
     assert set(client.find_scenes_by_ids([1])) == {1}
@@ -108,7 +108,7 @@ def test_stash_going_down_and_up_again(client, open_stash):
 def test_a_hung_stash_times_out_as_not_reachable(open_stash):
     with StashClient.from_url(open_stash.url, read_timeout=0.3) as client:
         open_stash.hang_next(seconds=5, route="/graphql", apply=False)
-        with pytest.raises(ConfigurationError, match="not reachable .*no answer within 0.3 s"):
+        with pytest.raises(StashUnreachable, match="not reachable .*no answer within 0.3 s"):
             client.count_scenes()
 
 

@@ -17,6 +17,7 @@ from common.errors import (
     SceneGone,
     StashUnreachable,
     SyncError,
+    TokenRejected,
     TransientError,
     failure_of,
     plex_status_error,
@@ -39,11 +40,34 @@ def test_every_class_has_one_row_and_a_scope():
     assert failure_of(ConfigurationError("x")).scope == CONFIG and failure_of(SyncError("x")).scope == ITEM
 
 
-@pytest.mark.parametrize("status, cls", [(401, ConfigurationError), (403, ConfigurationError),
+@pytest.mark.parametrize("status, cls", [(401, TokenRejected), (403, TokenRejected),
                                          (429, PlexUnreachable), (502, PlexUnreachable), (503, PlexUnreachable),
                                          (504, PlexUnreachable), (500, PlexServerError), (400, None)])
 def test_plex_statuses(status, cls):
     assert plex_status_error(status) is cls
+
+
+def test_a_rejected_token_and_stash_down_are_classes_of_their_own():
+    assert issubclass(TokenRejected, ConfigurationError) and failure_of(TokenRejected("401")).scope == CONFIG
+    assert not issubclass(StashUnreachable, ConfigurationError)  # "Stash is down" is no setting to fix
+
+
+def test_one_decision_says_action_delay_charge_scope_and_breaker():
+    policy = RetryPolicy(rng=random.Random(1))
+    wide = policy.decide(PlexUnreachable("reset"), 0)
+    assert (wide.action, wide.charged, wide.scope, wide.breaker) == (Action.WAIT, False, PLEX, "plex")
+    stash = policy.decide(StashUnreachable("refused"), 0)
+    assert (stash.charged, stash.scope, stash.breaker) == (False, STASH, "stash")
+    item = policy.decide(TransientError("x"), 0)
+    assert item.action is Action.RETRY and item.charged and item.scope == ITEM and item.breaker is None
+    spread = policy.decide(PlexServerError("500"), 3, repeated=True, open_breakers=("plex",))
+    assert (spread.action, spread.delay, spread.charged) == (Action.WAIT, 0.0, False)  # 500s spread: Plex-wide
+    assert policy.decide(TokenRejected("401"), 0).action is Action.PAUSE
+    assert policy.decide_start(StashUnreachable("down")).breaker == "stash"
+    assert policy.decide_start(KeyError("bug")).action is Action.PAUSE
+    assert policy.decide_change(PermanentError("no such filter"), 0).action is Action.DROP
+    waiting = policy.decide_change(StashUnreachable("down"), 0)
+    assert waiting.action is Action.WAIT and waiting.delay == policy.min_delay
 
 
 def test_stash_statuses():

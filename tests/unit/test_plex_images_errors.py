@@ -8,7 +8,7 @@ import requests
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from common.errors import ConfigurationError, PermanentError, PlexServerError, PlexUnreachable, TransientError
+from common.errors import ConfigurationError, PermanentError, PlexServerError, PlexUnreachable, TokenRejected, TransientError
 from common.models import Scene, SyncRecord
 from common.settings import Settings
 from plex.errors import TOKEN_REJECTED, ItemVanished, classified, classify
@@ -83,8 +83,8 @@ def _refused() -> requests.exceptions.ConnectionError:
     (requests.exceptions.SSLError("certificate verify failed"), ConfigurationError),
     (requests.exceptions.SSLError("EOF occurred in violation of protocol"), PlexUnreachable),
     (requests.exceptions.InvalidURL("bad"), ConfigurationError),
-    (Unauthorized("(401) unauthorized; http://h/ "), ConfigurationError),
-    (BadRequest("(403) forbidden; http://h/ "), ConfigurationError),
+    (Unauthorized("(401) unauthorized; http://h/ "), TokenRejected),
+    (BadRequest("(403) forbidden; http://h/ "), TokenRejected),
     (NotFound("(404) not_found; http://h/library/metadata/5"), ItemVanished),
     (BadRequest("(500) internal_server_error; http://h/ boom"), PlexServerError),
     (BadRequest("(429) too_many_requests; http://h/"), PlexUnreachable),
