@@ -22,6 +22,7 @@ PLUGIN_DIR = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "PLEXSYNC_"
 FLAG_SETTINGS = ("plex_url", "plex_token", "path_map", "plex_library")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DLQ_HELP = "failed jobs (dead letters): dlq list|retry|clear|purge [--days N]"
 EPILOG = """\
 connection and settings: flags win over PLEXSYNC_* environment variables (PLEXSYNC_STASH_URL,
 PLEXSYNC_STASH_API_KEY, PLEXSYNC_DATA_DIR, PLEXSYNC_PLEX_URL, PLEXSYNC_PLEX_TOKEN, or any other
@@ -69,42 +70,50 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--dry-run", action="store_true",
                       help="write nothing: show what the sync would change in Plex (--json: one object per scene)")
     sync.add_argument("--details", type=int, default=20, help="with --dry-run: scenes shown in full (default 20)")
-    command("process-queue", "work through what is already queued, then exit")
-    command("status", "queue counts, retries, dead letters, last sync, drainer and Plex state")
-    dlq = command("dlq", "failed jobs (dead letters): dlq list|retry|clear|purge [--days N]")
-    actions = dlq.add_subparsers(dest="dlq_action", metavar="ACTION", required=True)
-
-    def action(name: str, text: str) -> argparse.ArgumentParser:
-        sub = actions.add_parser(name, help=text, description=text)
-        _options(sub, nested=True)
-        return sub
-
-    action("list", "list failed jobs, newest first").add_argument(
-        "--limit", type=int, default=50, help="show at most N (default 50)")
-    action("retry", "put every failed job back in the queue")
-    action("clear", "delete every failed job")
-    action("purge", "delete failed jobs older than --days").add_argument(
-        "--days", type=float, default=30.0, help="age in days (default 30)")
-    health = command("health", "check Stash, settings, Plex, token, libraries and matching of a sample")
-    health.add_argument("--sample", type=int, default=10, help="scenes to try (default 10)")
-    report = command("match-report", "count scenes with no Plex item or several, with examples")
-    report.add_argument("--examples", type=int, default=10, help="examples of each problem (default 10)")
-    explain = command("explain", "why one scene is or is not in step with Plex, and what to fix (reads only)")
-    explain.add_argument("scene_id", type=_scene_id, metavar="SCENE_ID",
-                         help="the scene's id: the number in its address in Stash, /scenes/ID")
+    _task_commands(command)
     command("worker", "run the drainer in the foreground until the queue is idle")
     demo = commands.add_parser("demo", help="run the demo against fake Stash and Plex servers", add_help=False)
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     return parser
 
 
-def _scene_id(text: str) -> int:
-    from tasks.explain import SceneIdError, parse_scene_id
+def _task_commands(command: Any) -> None:
+    """A command for each task declared with a command of its own (entry.task_table; `sync` and its
+    flags are built above); the `dlq ACTION` tasks become the actions of one `dlq` command."""
+    from entry.task_table import TASKS
 
-    try:
-        return parse_scene_id(text, "SCENE_ID")
-    except SceneIdError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    actions = None
+    for task in TASKS:
+        name, _, action = task.cli.partition(" ")
+        if name == "sync":
+            continue
+        if name == "dlq":
+            if actions is None:
+                actions = command("dlq", DLQ_HELP).add_subparsers(dest="dlq_action", metavar="ACTION", required=True)
+            sub = actions.add_parser(action, help=task.cli_help, description=task.cli_help)
+            _options(sub, nested=True)
+        else:
+            sub = command(name, task.cli_help)
+        for arg in task.args:
+            if arg.positional:
+                sub.add_argument(arg.name, type=_cli_type(arg), metavar=arg.name.upper(), help=arg.help)
+            else:
+                sub.add_argument(f"--{arg.name}", type=_cli_type(arg), default=arg.cli_default, help=arg.help)
+
+
+def _cli_type(arg: Any) -> Any:
+    """The argparse type of a task argument: int and float as they are, a reader's ValueError as
+    argparse's usage error with the reader's message."""
+    if arg.cli_type in (int, float):
+        return arg.cli_type
+
+    def read(text: str) -> Any:
+        try:
+            return arg.cli_type(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return read
 
 
 def _value(args: argparse.Namespace, name: str, env: Dict[str, str]) -> Optional[str]:
@@ -207,17 +216,10 @@ def _mode(args: argparse.Namespace) -> tuple:
         if args.recent:
             return "sync_recent", {"hours": args.hours}
         return ("sync_all_force" if args.force else "sync_all"), {}
-    if args.command == "dlq":
-        action = args.dlq_action
-        return f"dlq_{action}", ({"limit": args.limit} if action == "list" else
-                                 {"days": args.days} if action == "purge" else {})
-    if args.command == "health":
-        return "health", {"sample": args.sample}
-    if args.command == "match-report":
-        return "match_report", {"examples": args.examples}
-    if args.command == "explain":
-        return "explain", {"scene_id": args.scene_id}
-    return args.command.replace("-", "_"), {}
+    from entry.task_table import BY_COMMAND
+
+    task = BY_COMMAND[f"dlq {args.dlq_action}" if args.command == "dlq" else args.command]
+    return task.mode, {arg.name: getattr(args, arg.name) for arg in task.args}
 
 
 def _setup_logging(args: argparse.Namespace, ctx: Any) -> None:
@@ -251,7 +253,7 @@ def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: 
     if mode not in ("status", "dlq_list", "dlq_retry", "dlq_clear", "dlq_purge"):
         _needs_stash(ctx)
     _setup_logging(args, ctx)
-    from tasks.registry import run_mode
+    from entry.task_table import run_mode
 
     if mode == "preview" and args.json:
         options["emit"] = _json_line(stdout)  # one object per scene, as each is previewed

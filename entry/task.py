@@ -15,41 +15,21 @@ from typing import Any, Callable, Dict, Optional
 from entry.protocol import InputError, PluginInput
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
-# Optional task arguments (Stash's defaultArgs or a caller's args): name -> (type, minimum)
-OPTION_ARGS: Dict[str, Dict[str, tuple]] = {
-    "sync_recent": {"hours": (float, 0.0)},
-    "dlq_list": {"limit": (int, 1)},
-    "dlq_purge": {"days": (float, 0.0)},
-    "health": {"sample": (int, 1)},
-    "match_report": {"examples": (int, 0)},
-    "preview": {"details": (int, 0)},
-}
-# Tasks that check arguments of their own (a scene id): mode -> (module, function(args) -> options)
-CHECKED_ARGS: Dict[str, tuple] = {"explain": ("tasks.explain", "task_args")}
 LOG_EVERY = 10.0  # seconds between progress lines in the log
 
 
 def task_options(mode: str, args: Dict[str, Any]) -> Dict[str, Any]:
-    """The task's optional arguments from `args`, checked; InputError names a bad one."""
-    options = {}
-    for name, (kind, minimum) in OPTION_ARGS.get(mode, {}).items():
-        if name not in args or args[name] is None:
-            continue
-        value = args[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise InputError(f"args.{name} must be a number, got {type(value).__name__}")
-        try:
-            number = kind(float(value))
-        except ValueError:
-            raise InputError(f"args.{name} must be a number, got {value!r}") from None
-        if number < minimum or number != number:
-            raise InputError(f"args.{name} must be at least {minimum}, got {value!r}")
-        options[name] = number
-    if mode in CHECKED_ARGS:
-        import importlib
+    """The task's arguments (entry.task_table declares them) from `args`, checked; InputError names a bad one."""
+    from entry.task_table import MODES
 
-        module, function = CHECKED_ARGS[mode]
-        options.update(getattr(importlib.import_module(module), function)(args))
+    options = {}
+    for arg in MODES[mode].args if mode in MODES else ():
+        try:
+            value = arg.parse(args.get(arg.name), f"args.{arg.name}")
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if value is not None:
+            options[arg.name] = value
     return options
 
 
@@ -76,7 +56,7 @@ class StashProgress:
 
 def run_task(plugin_input: PluginInput) -> str:
     """Run the task named by args.mode; raise InputError/SyncError for a one-line `error`."""
-    from tasks.registry import MODES, valid_modes
+    from entry.task_table import MODES, valid_modes
 
     mode = plugin_input.mode or ""
     if mode not in MODES:
@@ -89,10 +69,10 @@ def run_task(plugin_input: PluginInput) -> str:
     ensure_dependencies(plugin_dir, Path(plugin_input.data_dir))
 
     from common.log import add_secrets, get_logger, setup_stash_logging
+    from entry.task_table import run_mode
     from entry.wiring import Services
     from stash.connection import connection_from_server_connection
     from tasks.context import TaskContext, TaskFailed
-    from tasks.registry import run_mode
 
     setup_stash_logging()
     log = get_logger("task")

@@ -14,44 +14,12 @@ it on the command line.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 from common.errors import SyncError
 from common.settings import WHERE
+from common.task_args import HOW_TO_NAME
 from tasks.context import TaskContext, TaskResult
-
-MAX_SCENE_ID = 2**31 - 1
-HOW_TO_NAME = ("the number in the scene's address in Stash, /scenes/ID")
-
-
-class SceneIdError(ValueError):
-    """A scene id that is not a positive whole number; the message says what to give instead."""
-
-
-def parse_scene_id(value: Any, where: str = "args.scene_id") -> int:
-    """A scene id from a task argument or the command line; SceneIdError says what to pass."""
-    text = value.strip() if isinstance(value, str) else value
-    if isinstance(text, bool) or not isinstance(text, (int, float, str)) or text == "":
-        raise SceneIdError(f"{where} must be a scene id ({HOW_TO_NAME}), got {value!r}")
-    try:
-        number = float(text)
-    except (ValueError, OverflowError):
-        raise SceneIdError(f"{where} must be a scene id ({HOW_TO_NAME}), got {value!r}") from None
-    if not 1 <= number <= MAX_SCENE_ID or number != int(number):  # NaN and infinity fail the range
-        raise SceneIdError(f"{where} must be a scene id ({HOW_TO_NAME}), got {value!r}")
-    return int(number)
-
-
-def task_args(args: Dict[str, Any]) -> Dict[str, Any]:
-    """The explain task's own argument, checked before anything is opened (entry.task calls this)."""
-    from entry.protocol import InputError
-
-    if args.get("scene_id") in (None, ""):
-        return {}
-    try:
-        return {"scene_id": parse_scene_id(args["scene_id"])}
-    except SceneIdError as exc:
-        raise InputError(str(exc)) from None
 
 
 def explain(ctx: TaskContext, scene_id: Optional[int] = None) -> TaskResult:

@@ -1,8 +1,9 @@
-"""The manifest's `settings:` block and the README's settings table, generated from `Settings`.
+"""The manifest's `tasks:` and `settings:` blocks and the README's settings table, generated.
 
-Each setting is declared once, as a field of `common.settings.Settings`. This writes the two
-places users read it (Stash's plugin settings page and the README), so they cannot drift:
-`python -m tools.settings_docs --write` after changing a setting; the tests fail until then.
+Each setting is declared once, as a field of `common.settings.Settings`, and each task once, in
+`entry.task_table.TASKS`. This writes the places users read them (Stash's task menu and plugin
+settings page, the README), so they cannot drift: `python -m tools.settings_docs --write` after
+changing a setting or a task; the tests fail until then.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from common.settings import LABELS, SPEC  # noqa: E402
+from entry.task_table import TASKS  # noqa: E402
 
 MANIFEST = ROOT / "PlexSync.yml"
 README = ROOT / "README.md"
@@ -37,6 +39,23 @@ def manifest_block() -> str:
     return "\n".join(lines) + "\n"
 
 
+def tasks_block() -> str:
+    """The `tasks:` block of PlexSync.yml (Stash's task menu), just before `settings:`."""
+    lines = ["tasks:"]
+    for task in TASKS:
+        lines += [f"  - name: {_scalar(task.title)}",
+                  f"    description: {_scalar(task.description)}",
+                  "    defaultArgs:",
+                  f"      mode: {task.mode}"]
+    return "\n".join(lines) + "\n"
+
+
+def _scalar(text: str) -> str:
+    """Plain YAML where that reads back as the same text, else a quoted string."""
+    plain = text[:1].isalnum() and ": " not in text and " #" not in text and text == text.strip()
+    return text if plain else json.dumps(text, ensure_ascii=False)
+
+
 def _shown_default(kind: type, default: object) -> str:
     if kind is bool:
         return "on" if default else "off"
@@ -54,10 +73,10 @@ def readme_table() -> str:
 
 
 def render_manifest(current: str) -> str:
-    head, marker, _ = current.partition("\nsettings:\n")
-    if not marker:
-        raise SystemExit(f"{MANIFEST}: no top-level 'settings:' block to replace")
-    return head + "\n" + manifest_block()
+    head, marker, _ = current.partition("\ntasks:\n")
+    if not marker or "\nsettings:\n" not in current.partition("\ntasks:\n")[2]:
+        raise SystemExit(f"{MANIFEST}: no top-level 'tasks:' block followed by 'settings:' to replace")
+    return head + "\n" + tasks_block() + manifest_block()
 
 
 def render_readme(current: str) -> str:

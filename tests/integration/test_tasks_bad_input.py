@@ -7,10 +7,10 @@ import sqlite3
 
 import pytest
 
+from entry.task_table import MODES
 from sync_queue.dead_letters import DeadLetterEntry
 from sync_queue.rows import enqueue
 from sync_queue.stores import open_stores
-from tasks.registry import MODES
 from tests.integration.e2e import run_plexsync
 
 CONNECTION = {"Scheme": "http", "Host": "0.0.0.0", "Port": 9, "SessionCookie": None, "Dir": "/tmp",

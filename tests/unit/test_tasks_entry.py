@@ -10,8 +10,8 @@ import pytest
 from entry.plugin import run_plugin
 from entry.protocol import InputError
 from entry.task import StashProgress, task_options
+from entry.task_table import MODES, valid_modes
 from tasks.context import TaskResult, plural, span
-from tasks.registry import MODES, valid_modes
 
 MANIFEST = Path(__file__).resolve().parents[2] / "PlexSync.yml"
 

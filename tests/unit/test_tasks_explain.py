@@ -9,9 +9,10 @@ import pytest
 
 from common.models import Scene, SceneFile
 from common.settings import settings_from_mapping
+from common.task_args import SceneIdError, parse_scene_id
 from entry.protocol import InputError
+from entry.task import task_options
 from plex.matcher import Candidate, match_files
-from tasks.explain import SceneIdError, parse_scene_id, task_args
 from tasks.explain_report import MAX_SHOWN, Facts, render
 
 
@@ -28,10 +29,10 @@ def test_scene_ids_refused_with_what_to_give(value):
 
 
 def test_task_args_leave_a_missing_id_to_the_setting_and_refuse_a_bad_one():
-    assert task_args({"mode": "explain"}) == {} and task_args({"scene_id": ""}) == {}
-    assert task_args({"scene_id": "42"}) == {"scene_id": 42}
+    assert task_options("explain", {"mode": "explain"}) == {} and task_options("explain", {"scene_id": ""}) == {}
+    assert task_options("explain", {"scene_id": "42"}) == {"scene_id": 42}
     with pytest.raises(InputError, match="args.scene_id must be a scene id"):
-        task_args({"scene_id": "forty-two"})
+        task_options("explain", {"scene_id": "forty-two"})
 
 
 @dataclass(frozen=True)
