@@ -2,7 +2,8 @@
 
 A small key/value table: the drainer's pid and heartbeat, whether it is paused and why (the
 last configuration error with its time), the circuit breaker's state, and when a job last
-succeeded. Values are JSON. Only the drainer writes; anyone may read `snapshot()`.
+succeeded. Values are JSON. Only the drainer writes them; anyone may read `snapshot()`. The one
+row others write is a request: `request_retry` asks a paused drainer to read the settings again.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sync_queue.db import Database
 PID, STARTED_AT, HEARTBEAT_AT, STOPPED_AT = "pid", "started_at", "heartbeat_at", "stopped_at"
 BREAKER, CONFIG_ERROR, LAST_SUCCESS_AT = "breaker", "config_error", "last_success_at"
 STASH_BREAKER, WAITING = "stash_breaker", "waiting"  # Stash's breaker; scenes queued when a breaker changed
+RETRY_REQUESTED_AT = "retry_requested_at"  # a task asks a paused drainer to read the settings again now
 
 
 class DrainerStatus:
@@ -50,6 +52,15 @@ class DrainerStatus:
 
     def record_config_error(self, message: Optional[str], now: float) -> None:
         self.set(CONFIG_ERROR, {"message": message, "at": now} if message else None, now)
+
+    def request_retry(self, now: float) -> None:
+        """Ask a drainer paused on a configuration error to build its processor again now (the
+        settings may have been fixed) instead of at the end of its pause. Any process may ask."""
+        self.set(RETRY_REQUESTED_AT, now, now)
+
+    def retry_requested_since(self, since: float) -> bool:
+        at = self.get(RETRY_REQUESTED_AT)
+        return isinstance(at, (int, float)) and at >= since
 
 
 def down_line(name: str, breaker: Mapping[str, object], waiting: Optional[int]) -> str:

@@ -11,8 +11,6 @@ the task: they are reported.
 """
 from __future__ import annotations
 
-import os
-import signal
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Collection, Dict, List, Optional
@@ -132,15 +130,6 @@ def stale_pause(status: Dict[str, Any], since: float) -> bool:
     return paused_on(status) is not None and float(error.get("at") or 0.0) < since
 
 
-def _nudge(pid: Optional[int]) -> None:
-    """Stop a paused drainer so a new one reads the (maybe fixed) settings now, not in 30 s."""
-    if pid and pid != os.getpid():
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
-
-
 class QueueWatch:
     """Drives one drain: start the drainer, poll, draw progress, decide when to stop waiting."""
 
@@ -189,9 +178,8 @@ class QueueWatch:
             if not self._nudged and stale_pause(status, self.started_at) and self.runner.running_elsewhere() \
                     and not self.runner.in_process():
                 self._nudged = True
-                log.info("the drainer is paused on an earlier configuration error; restarting it to read the settings again")
-                _nudge(status.get("pid"))
-                self.runner.started_at = None  # start the next one as soon as this one has gone
+                log.info("the drainer is paused on an earlier configuration error; asking it to read the settings again")
+                self.stores.status.request_retry(now)  # it builds again now, not at the end of its pause
             else:
                 problem = current_problem(status, self.started_at)
                 if problem is not None:

@@ -31,6 +31,7 @@ class ProcessorSlot:
         self.secrets: Tuple[str, ...] = ()
         self.paused_until: Optional[float] = None
         self.paused_since: Optional[float] = None  # when the current run of pauses began
+        self._paused_at: Optional[float] = None  # when the latest pause began
         self._pause_message: Optional[str] = None
 
     def open(self, now: float) -> bool:
@@ -75,13 +76,21 @@ class ProcessorSlot:
         self._pause_message = message
         self.paused_since = self.paused_since if self.paused_since is not None else now
         self.paused_until = now + self.pause_seconds
+        self._paused_at = now
         self.close()
 
     def pause_ends(self, now: float) -> Optional[float]:
-        """While paused: when the pause ends; None once it is over."""
-        if self.paused_until is not None and now >= self.paused_until:
+        """While paused: when the pause ends; None once it is over, or once a task asked for the
+        settings to be read again after the pause began (sync_queue.drainer_status.request_retry)."""
+        if self.paused_until is not None and (now >= self.paused_until or self._retry_requested()):
             self.paused_until = None
         return self.paused_until
+
+    def _retry_requested(self) -> bool:
+        if self._paused_at is None or not self.report.retry_requested(self._paused_at):
+            return False
+        log.info("a task asked for the settings to be read again; trying now")
+        return True
 
     def probe(self, scope: str, now: float) -> bool:
         """One probe of `scope`; True when the processor cannot probe (the next job is the probe)."""

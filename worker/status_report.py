@@ -67,6 +67,10 @@ class StatusReport:
             return
         self.status.record_config_error(message, now)
 
+    def retry_requested(self, since: float) -> bool:
+        """Has a task asked, since `since`, for the settings to be read again now?"""
+        return self.status is not None and self.status.retry_requested_since(since)
+
     def heartbeat(self, now: float, force: bool = False) -> None:
         if self.status is None:
             return

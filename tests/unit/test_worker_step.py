@@ -255,6 +255,20 @@ def test_configuration_error_pauses_without_charging(stores, processor):
     assert stores.status.get("config_error") is None and stores.jobs.waiting_count() == 0
 
 
+def test_a_task_asking_for_the_settings_again_ends_the_pause_now(stores, processor):
+    processor.raise_next(ConfigurationError("Plex rejected the token (401): fix plex_token in Settings"))
+    put(stores, 1, T0)
+    worker = make_worker(stores, processor, pause_seconds=30.0)
+    worker.step(T0 + 2)
+    assert worker.step(T0 + 5) > 0 and len(processor.calls) == 1  # paused
+    stores.status.request_retry(T0 + 1)  # asked before this pause began: not for this pause
+    assert worker.step(T0 + 6) > 0 and len(processor.calls) == 1
+    stores.status.request_retry(T0 + 7)  # a task: "the settings may be fixed, read them again"
+    drive(worker, T0 + 7, T0 + 8)
+    assert processor.scenes() == [[1], [1]] and stores.jobs.waiting_count() == 0
+    assert stores.status.get("config_error") is None
+
+
 def test_a_factory_that_cannot_start_pauses_and_is_called_again(stores, processor):
     attempts = []
 
