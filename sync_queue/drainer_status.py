@@ -1,14 +1,16 @@
 """What the drainer is doing, for a `status` task that runs in another process.
 
 A small key/value table: the drainer's pid and heartbeat, whether it is paused and why (the
-last configuration error with its time), the circuit breaker's state, and when a job last
-succeeded. Values are JSON. Only the drainer writes them; anyone may read `snapshot()`. The one
-row others write is a request: `request_retry` asks a paused drainer to read the settings again.
+last configuration error with its time), the circuit breakers' states, and when a job last
+succeeded. Values are JSON. Only the drainer writes them; anyone may `read()` them, typed, as a
+`DrainerState` (with `BreakerState.down_line` its one formatting). The one row others write is
+a request: `request_retry` asks a paused drainer to read the settings again.
 """
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
 
@@ -18,6 +20,83 @@ PID, STARTED_AT, HEARTBEAT_AT, STOPPED_AT = "pid", "started_at", "heartbeat_at",
 BREAKER, CONFIG_ERROR, LAST_SUCCESS_AT = "breaker", "config_error", "last_success_at"
 STASH_BREAKER, WAITING = "stash_breaker", "waiting"  # Stash's breaker; scenes queued when a breaker changed
 RETRY_REQUESTED_AT = "retry_requested_at"  # a task asks a paused drainer to read the settings again now
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    """One circuit breaker as the drainer last recorded it (worker.breaker.CircuitBreaker.state)."""
+
+    state: str = "closed"
+    failures: int = 0  # server-wide failures in a row
+    opened_at: Optional[float] = None
+    next_probe_at: Optional[float] = None
+    probes: int = 0  # failed probes since it opened
+    openings: int = 0
+    last_error: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+    @classmethod
+    def from_json(cls, value: object) -> "BreakerState":
+        data = value if isinstance(value, dict) else {}
+        return cls(str(data.get("state") or "closed"), int(_number(data.get("failures")) or 0),
+                   _number(data.get("opened_at")), _number(data.get("next_probe_at")),
+                   int(_number(data.get("probes")) or 0), int(_number(data.get("openings")) or 0),
+                   str(data.get("last_error") or ""))
+
+    def to_json(self) -> Dict[str, object]:
+        return {"state": self.state, "failures": self.failures, "opened_at": self.opened_at,
+                "next_probe_at": self.next_probe_at, "probes": self.probes, "openings": self.openings,
+                "last_error": self.last_error}
+
+    def down_line(self, name: str, waiting: Optional[int]) -> str:
+        """"Plex has not been answering since 14:02 (5 probes); 1,500 scenes waiting"."""
+        at = datetime.fromtimestamp(self.opened_at).strftime("%H:%M") if self.opened_at is not None else "?"
+        line = f"{name} has not been answering since {at} ({self.probes} probe{'' if self.probes == 1 else 's'})"
+        if waiting is not None:
+            line += f"; {waiting:,} scene{'' if waiting == 1 else 's'} waiting"
+        return line
+
+
+@dataclass(frozen=True)
+class PauseRecord:
+    """The configuration error a drainer paused on, and when."""
+
+    message: str
+    at: float
+
+
+@dataclass(frozen=True)
+class DrainerState:
+    """Everything the drainer last recorded (None: never recorded)."""
+
+    pid: Optional[int] = None
+    started_at: Optional[float] = None
+    heartbeat_at: Optional[float] = None
+    stopped_at: Optional[float] = None  # None while running
+    plex: BreakerState = field(default_factory=BreakerState)
+    stash: BreakerState = field(default_factory=BreakerState)
+    waiting: Optional[int] = None  # scenes waiting when a breaker last changed
+    config_error: Optional[PauseRecord] = None
+    last_success_at: Optional[float] = None
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, object]) -> "DrainerState":
+        error = values.get(CONFIG_ERROR)
+        pause = None
+        if isinstance(error, dict) and error.get("message"):
+            pause = PauseRecord(str(error["message"]), _number(error.get("at")) or 0.0)
+        pid, waiting = _number(values.get(PID)), _number(values.get(WAITING))
+        return cls(int(pid) if pid is not None else None, _number(values.get(STARTED_AT)),
+                   _number(values.get(HEARTBEAT_AT)), _number(values.get(STOPPED_AT)),
+                   BreakerState.from_json(values.get(BREAKER)), BreakerState.from_json(values.get(STASH_BREAKER)),
+                   int(waiting) if waiting is not None else None, pause, _number(values.get(LAST_SUCCESS_AT)))
+
+
+def _number(value: object) -> Optional[float]:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 class DrainerStatus:
@@ -38,11 +117,10 @@ class DrainerStatus:
         row = self.db.query_one("SELECT value FROM drainer_status WHERE key = ?", (key,))
         return json.loads(row[0]) if row else default
 
-    def snapshot(self) -> Dict[str, Any]:
-        """Every key: pid, started_at, heartbeat_at, stopped_at (None while running), breaker and
-        stash_breaker ({"state", "failures", "opened_at", "next_probe_at", "probes", "openings",
-        "last_error"}), waiting, config_error ({"message", "at"} or None), last_success_at."""
-        return {key: json.loads(value) for key, value in self.db.query("SELECT key, value FROM drainer_status")}
+    def read(self) -> DrainerState:
+        """What the drainer last recorded, typed."""
+        return DrainerState.from_json(
+            {key: json.loads(value) for key, value in self.db.query("SELECT key, value FROM drainer_status")})
 
     def record_started(self, pid: int, now: float) -> None:
         self.set_many({PID: pid, STARTED_AT: now, HEARTBEAT_AT: now, STOPPED_AT: None}, now)
@@ -62,13 +140,3 @@ class DrainerStatus:
         at = self.get(RETRY_REQUESTED_AT)
         return isinstance(at, (int, float)) and at >= since
 
-
-def down_line(name: str, breaker: Mapping[str, object], waiting: Optional[int]) -> str:
-    """"Plex has not been answering since 14:02 (5 probes); 1,500 scenes waiting"."""
-    since = breaker.get("opened_at")
-    at = datetime.fromtimestamp(float(since)).strftime("%H:%M") if isinstance(since, (int, float)) else "?"
-    probes = int(breaker.get("probes") or 0)  # type: ignore[call-overload]
-    line = f"{name} has not been answering since {at} ({probes} probe{'' if probes == 1 else 's'})"
-    if waiting is not None:
-        line += f"; {waiting:,} scene{'' if waiting == 1 else 's'} waiting"
-    return line

@@ -17,6 +17,7 @@ from typing import Any, Collection, Dict, List, Optional
 
 from common.errors import NotInPlexYet
 from common.log import get_logger
+from sync_queue.drainer_status import DrainerState
 from tasks.context import TaskContext, plural, span, when
 
 log = get_logger("tasks")
@@ -80,29 +81,26 @@ class _Runner:
             self.thread.join()
 
 
-def down_problem(status: Dict[str, Any], since: float) -> Optional[str]:
+def down_problem(status: DrainerState, since: float) -> Optional[str]:
     """"Plex has not been answering since 14:02 (5 probes); 1,500 scenes waiting" while a fresh
     report of this run says a breaker is open (Stash's or Plex's), else None."""
-    from sync_queue.drainer_status import down_line
-
-    if float(status.get("heartbeat_at") or 0.0) < since:
+    if (status.heartbeat_at or 0.0) < since:
         return None
-    for key, name in (("stash_breaker", "Stash"), ("breaker", "Plex")):
-        breaker = status.get(key) or {}
-        if breaker.get("state") == "open":
-            return down_line(name, breaker, status.get("waiting"))
+    for breaker, name in ((status.stash, "Stash"), (status.plex, "Plex")):
+        if breaker.is_open:
+            return breaker.down_line(name, status.waiting)
     return None
 
 
-def current_problem(status: Dict[str, Any], since: float) -> Optional[str]:
+def current_problem(status: DrainerState, since: float) -> Optional[str]:
     """A configuration pause or an open breaker reported during this run (since `since`), as one line.
 
     Older reports may be stale: the settings may have been fixed, or the drainer that saw Plex
     down may be gone. A live drainer renews its breaker state with every heartbeat.
     """
-    error = status.get("config_error") or {}
-    if error.get("message") and float(error.get("at") or 0.0) >= since:
-        return f"{error['message']} (the queued jobs are kept and run once this is fixed)"
+    error = status.config_error
+    if error is not None and error.at >= since:
+        return f"{error.message} (the queued jobs are kept and run once this is fixed)"
     down = down_problem(status, since)
     if down is not None:
         server = "Stash" if down.startswith("Stash") else "Plex"
@@ -112,22 +110,20 @@ def current_problem(status: Dict[str, Any], since: float) -> Optional[str]:
     return None
 
 
-def paused_on(status: Dict[str, Any]) -> Optional[str]:
+def paused_on(status: DrainerState) -> Optional[str]:
     """The configuration error the latest drainer is paused on, if it is (a drainer that starts
     fine clears the record; the times also rule out one left by a drainer that died paused)."""
-    error = status.get("config_error") or {}
-    at = float(error.get("at") or 0.0)
-    if not error.get("message") or at < float(status.get("started_at") or 0.0):
+    error = status.config_error
+    if error is None or error.at < (status.started_at or 0.0):
         return None
-    if float(status.get("last_success_at") or 0.0) > at:
+    if (status.last_success_at or 0.0) > error.at:
         return None
-    return str(error["message"])
+    return error.message
 
 
-def stale_pause(status: Dict[str, Any], since: float) -> bool:
+def stale_pause(status: DrainerState, since: float) -> bool:
     """The latest drainer paused on a configuration error before this run: the settings may be fixed now."""
-    error = status.get("config_error") or {}
-    return paused_on(status) is not None and float(error.get("at") or 0.0) < since
+    return paused_on(status) is not None and status.config_error is not None and status.config_error.at < since
 
 
 class QueueWatch:
@@ -174,7 +170,7 @@ class QueueWatch:
                       f"{done:,} of {self.total:,} {self.label} done, {plural(written, 'scene')} written to Plex")
             if remaining == 0:
                 return DrainOutcome(True, note=self.runner.note)
-            status = self.stores.status.snapshot()
+            status = self.stores.status.read()
             if not self._nudged and stale_pause(status, self.started_at) and self.runner.running_elsewhere() \
                     and not self.runner.in_process():
                 self._nudged = True

@@ -60,7 +60,7 @@ def _read_state(ctx: TaskContext, facts: Any) -> None:
         facts.record = stores.sync_state.get(scene_id)
         facts.jobs = stores.jobs.jobs_for_scene(scene_id)
         facts.dead_letter = stores.dead_letters.for_scene(scene_id)
-        facts.drainer = stores.status.snapshot()
+        facts.drainer = stores.status.read()
     facts.drainer_running = drainer_running(ctx.data_dir)
 
 

@@ -9,12 +9,20 @@ Every list is capped (MAX_SHOWN, then "... and N more") and long text is cut.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from common.models import Scene, SyncRecord
 from common.pathmap import map_path
 from common.settings import WHERE, Settings
+from sync_queue.drainer_status import DrainerState
 from tasks.context import TaskResult, plural, when
+
+if TYPE_CHECKING:
+    from plex.client import Section
+    from plex.matcher import MatchResult, Probe
+    from plex.writer import ItemState
+    from sync_queue.dead_letters import DeadLetter
+    from sync_queue.jobs import Job
 
 MAX_SHOWN = 10
 MAX_TEXT = 300
@@ -31,15 +39,15 @@ class Facts:
     settings: Settings
     now: float
     record: Optional[SyncRecord] = None
-    jobs: List[Tuple[Any, bool]] = field(default_factory=list)  # (sync_queue.jobs.Job, in progress)
-    dead_letter: Any = None  # sync_queue.dead_letters.DeadLetter
-    drainer: Dict[str, Any] = field(default_factory=dict)
+    jobs: List[Tuple["Job", bool]] = field(default_factory=list)  # (job, in progress)
+    dead_letter: Optional["DeadLetter"] = None
+    drainer: DrainerState = field(default_factory=DrainerState)
     drainer_running: bool = False
-    result: Any = None  # plex.matcher.MatchResult
-    trace: List[Any] = field(default_factory=list)  # plex.matcher.Probe
-    sections: List[Any] = field(default_factory=list)  # plex.client.Section
-    file_sections: List[Any] = field(default_factory=list)  # the library holding each mapped path, or None
-    item: Any = None  # plex.writer.ItemState
+    result: Optional["MatchResult"] = None
+    trace: List["Probe"] = field(default_factory=list)
+    sections: List["Section"] = field(default_factory=list)
+    file_sections: List[Optional["Section"]] = field(default_factory=list)  # the library of each mapped path
+    item: Optional["ItemState"] = None
     item_error: str = ""
     plex_error: str = ""  # Plex could not be asked (settings, token, unreachable)
     written: Dict[str, Any] = field(default_factory=dict)
@@ -85,6 +93,7 @@ def diagnose(facts: Facts) -> Tuple[str, str, str]:
         return ("plex_error", f"PlexSync cannot ask Plex about it: {_cut(facts.plex_error, MAX_TEXT)}{also}",
                 "fix what that names (the 'Health check' task, python PlexSync.py health, checks each step), "
                 "then explain the scene again")
+    assert result is not None  # without a plex_error, Plex was asked (tasks.explain._read_plex)
     problem = None
     if result is not None and result.status == AMBIGUOUS:
         problem = _ambiguous(facts)
@@ -131,6 +140,7 @@ _GUESSED = "; several Plex items have its file and strict_matching is off, so th
 
 def _ambiguous(facts: Facts) -> Tuple[str, str, str]:
     result = facts.result
+    assert result is not None
     unmapped = [f.path for f in facts.scene.files if _rule_used(facts, f.path) is None]
     cause = (f"ambiguous: {plural(len(result.candidates), 'Plex file')} match it by {_step_name(result.step)} "
              f"and strict_matching is on, so PlexSync will not guess")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from sync_queue.drainer_status import BreakerState, DrainerState
 from tasks.context import TaskContext, TaskResult, ago, plural, when
 from tasks.drain import paused_on, scene_message
 
@@ -26,14 +27,13 @@ def status(ctx: TaskContext) -> TaskResult:
         scenes = stores.jobs.scene_counts(now)
         rows = stores.jobs.counts(now)
         dead = stores.dead_letters.count()
-        drainer = stores.status.snapshot()
+        drainer = stores.status.read()
         last_synced = stores.sync_state.last_synced_at()
         synced = stores.sync_state.count()
         changes = stores.changes.pending()
     running = drainer_running(ctx.data_dir)
-    last_success = max(filter(None, (last_synced, drainer.get("last_success_at"))), default=None)
-    breaker = drainer.get("breaker") or {}
-    config_error = drainer.get("config_error") or {}
+    last_success = max(filter(None, (last_synced, drainer.last_success_at)), default=None)
+    config_error = drainer.config_error
     paused = paused_on(drainer)
     lines = [
         f"waiting: {plural(scenes.pending, 'scene')} due now ({plural(rows.pending, 'job')})",
@@ -44,20 +44,20 @@ def status(ctx: TaskContext) -> TaskResult:
         f"dead letters: {dead:,}" + (" (the 'List failed jobs' task shows them)" if dead else ""),
         f"last successful sync: {when(last_success, now)}; {plural(synced, 'scene')} known in Plex",
         _drainer_line(running, drainer, now),
-        _breaker_line(breaker, now, drainer.get("waiting")),
-        *([_breaker_line(drainer["stash_breaker"], now, drainer.get("waiting"), "Stash")]
-          if (drainer.get("stash_breaker") or {}).get("state") == "open" else []),
-        "configuration: " + (f"paused since {when(config_error.get('at'), now)}: {paused}" if paused else
-                             "no error reported" + (f" (an earlier one, {when(config_error.get('at'), now)}: "
-                                                    f"{config_error['message']})" if config_error.get("message") else "")),
+        _breaker_line(drainer.plex, now, drainer.waiting),
+        *([_breaker_line(drainer.stash, now, drainer.waiting, "Stash")] if drainer.stash.is_open else []),
+        "configuration: " + (f"paused since {when(config_error.at if config_error else None, now)}: {paused}"
+                             if paused else "no error reported"
+                             + (f" (an earlier one, {when(config_error.at, now)}: {config_error.message})"
+                                if config_error else "")),
     ]
     data = {
         "mode": "status",
         "pending": scenes.pending, "scheduled": scenes.scheduled, "in_progress": scenes.in_progress,
         "pending_jobs": rows.pending, "scheduled_jobs": rows.scheduled, "in_progress_jobs": rows.in_progress,
         "next_due_at": rows.next_due_at, "dead_letters": dead, "last_success_at": last_success,
-        "synced_scenes": synced, "drainer_running": running, "drainer_pid": drainer.get("pid") if running else None,
-        "heartbeat_at": drainer.get("heartbeat_at"), "breaker": breaker.get("state", "closed"),
+        "synced_scenes": synced, "drainer_running": running, "drainer_pid": drainer.pid if running else None,
+        "heartbeat_at": drainer.heartbeat_at, "breaker": drainer.plex.state,
         "config_error": paused, "entity_changes": [change.what for change in changes],
     }
     return TaskResult("PlexSync status", lines, data)
@@ -71,24 +71,22 @@ def _changes_line(changes: List[Any]) -> str:
     return "renames being queued: " + "; ".join(shown) + more
 
 
-def _drainer_line(running: bool, drainer: Dict[str, Any], now: float) -> str:
+def _drainer_line(running: bool, drainer: DrainerState, now: float) -> str:
     if not running:
-        stopped = drainer.get("stopped_at")
+        stopped = drainer.stopped_at
         return "drainer: not running" + (f" (last stopped {when(stopped, now)})" if stopped else "")
-    beat = drainer.get("heartbeat_at")
-    text = f"drainer: running (pid {drainer.get('pid')}, last heartbeat {ago(now - beat) if beat else 'not yet'})"
-    if beat and now - beat > HEARTBEAT_STALE and not (drainer.get("config_error") or {}).get("message"):
+    beat = drainer.heartbeat_at
+    text = f"drainer: running (pid {drainer.pid}, last heartbeat {ago(now - beat) if beat else 'not yet'})"
+    if beat and now - beat > HEARTBEAT_STALE and drainer.config_error is None:
         text += "; it may be stuck on a slow request"
     return text
 
 
-def _breaker_line(breaker: Dict[str, Any], now: float, waiting: Optional[int] = None, name: str = "Plex") -> str:
-    from sync_queue.drainer_status import down_line
-
-    if breaker.get("state") != "open":
+def _breaker_line(breaker: BreakerState, now: float, waiting: Optional[int] = None, name: str = "Plex") -> str:
+    if not breaker.is_open:
         return f"{name}: answering when last used (circuit breaker closed)"
-    probe = breaker.get("next_probe_at")
-    return (f"{down_line(name, breaker, waiting)}; only probes reach {name}, nothing is charged"
+    probe = breaker.next_probe_at
+    return (f"{breaker.down_line(name, waiting)}; only probes reach {name}, nothing is charged"
             + (f", next probe {when(probe, now)}" if probe else ""))
 
 

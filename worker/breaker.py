@@ -15,7 +15,7 @@ Contract for the worker and any pool of threads working for it (every method is 
                                            is open afterwards (the caller stops its batch)
     breaker.probe_due(now); breaker.record_probe(ok, now, error)
                                         -> only the worker probes, one probe at a time
-    breaker.snapshot()                  -> JSON for the drainer status
+    breaker.state()                     -> its BreakerState, for the drainer status
 
 `Breakers` holds the two by scope ("plex", "stash"). It is the one way every processor reports a
 request (`report(server, error, subject)`): which breaker a failure counts for, and whether it
@@ -29,6 +29,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Set
 
 from common.errors import CONFIG, ITEM, PLEX, SPREAD_ITEMS, STASH, PlexServerError
+from sync_queue.drainer_status import BreakerState
 from worker.policy import about
 
 
@@ -124,12 +125,11 @@ class CircuitBreaker:
         delay = min(self.probe_cap, self.probe_base * 2 ** min(self._probe_failures, 30))
         self.next_probe_at = now + delay / 2 + self.rng.uniform(0.0, delay / 2)
 
-    def snapshot(self) -> Dict[str, Any]:
+    def state(self) -> BreakerState:
         with self._lock:
-            return {"state": "open" if self.is_open else "closed", "failures": self.failures,
-                    "opened_at": self.opened_at, "next_probe_at": self.next_probe_at,
-                    "probes": self._probe_failures, "openings": self.openings,
-                    "last_error": self.last_error if self.is_open else ""}
+            return BreakerState("open" if self.is_open else "closed", self.failures, self.opened_at,
+                                self.next_probe_at, self._probe_failures, self.openings,
+                                self.last_error if self.is_open else "")
 
 
 class Breakers:

@@ -18,7 +18,6 @@ from sync_queue.drainer_status import (
     STASH_BREAKER,
     WAITING,
     DrainerStatus,
-    down_line,
 )
 from sync_queue.jobqueue import JobQueue
 from worker.breaker import Breakers
@@ -49,7 +48,7 @@ class StatusReport:
         breaker = self.breakers.by_scope[scope]
         name = "Plex" if scope == PLEX else "Stash"
         if breaker.is_open:
-            line = down_line(name, breaker.snapshot(), self._waiting(now))
+            line = breaker.state().down_line(name, self._waiting(now))
             if not was_open:
                 log.warning("%s: %s traffic paused, probing with backoff (last error: %s)", line, name,
                             user_message(SyncError(breaker.last_error), self.secrets))
@@ -58,8 +57,9 @@ class StatusReport:
         elif was_open:
             log.info("%s answers again: resuming", name)
         if self.status is not None:
-            self.status.set_many({BREAKER: self.breakers.plex.snapshot(),
-                                  STASH_BREAKER: self.breakers.stash.snapshot(), WAITING: self._waiting(now)}, now)
+            self.status.set_many({BREAKER: self.breakers.plex.state().to_json(),
+                                  STASH_BREAKER: self.breakers.stash.state().to_json(), WAITING: self._waiting(now)},
+                                 now)
 
     def config_error(self, message: Optional[str], now: float) -> None:
         """Record the pause's message (None: the configuration works, also an earlier drainer's)."""
@@ -77,8 +77,8 @@ class StatusReport:
         if not force and self._last_heartbeat is not None and now - self._last_heartbeat < self.heartbeat_seconds:
             return
         self._last_heartbeat = now
-        values = {HEARTBEAT_AT: now, BREAKER: self.breakers.plex.snapshot(),
-                  STASH_BREAKER: self.breakers.stash.snapshot()}
+        values: Dict[str, object] = {HEARTBEAT_AT: now, BREAKER: self.breakers.plex.state().to_json(),
+                                     STASH_BREAKER: self.breakers.stash.state().to_json()}
         if self.last_success_at is not None:
             values[LAST_SUCCESS_AT] = self.last_success_at
         self.status.set_many(values, now)

@@ -23,7 +23,7 @@ from common.errors import (
     plex_status_error,
     stash_status_error,
 )
-from sync_queue.drainer_status import down_line
+from sync_queue.drainer_status import BreakerState
 from worker.breaker import CircuitBreaker
 from worker.options import WorkerOptions
 from worker.policy import Action, RetryPolicy
@@ -94,7 +94,7 @@ def test_500s_open_the_breaker_only_when_they_spread_over_items():
     assert not breaker.record_failure(1.0, PlexServerError("500"), 1)  # the same item again
     assert not breaker.record_failure(1.0, PlexServerError("500"), 2)
     assert breaker.record_failure(1.0, PlexServerError("500"), 3) and not breaker.open_for_traffic()
-    assert breaker.snapshot()["openings"] == 1
+    assert breaker.state().openings == 1
 
 
 def test_a_wide_failure_opens_at_once_and_probes_double_to_the_cap():
@@ -108,7 +108,7 @@ def test_a_wide_failure_opens_at_once_and_probes_double_to_the_cap():
         breaker.record_probe(False, now, PlexUnreachable("502"))
     for gap, nominal in zip(gaps, (1, 2, 4, 8, 16, 32, 60, 60, 60)):
         assert nominal / 2 <= gap <= nominal
-    assert breaker.snapshot()["probes"] == 9
+    assert breaker.state().probes == 9
     assert breaker.record_probe(True, now) and breaker.open_for_traffic()
 
 
@@ -122,5 +122,5 @@ def test_the_worker_clock_shrinks_as_a_whole():
 
 
 def test_the_down_line_says_since_when_how_many_probes_and_what_waits():
-    line = down_line("Plex", {"opened_at": 0.0, "probes": 4}, 1500)
+    line = BreakerState("open", opened_at=0.0, probes=4).down_line("Plex", 1500)
     assert line.startswith("Plex has not been answering since ") and line.endswith("(4 probes); 1,500 scenes waiting")

@@ -1,5 +1,6 @@
 """Sync state (what was last written per scene) and the drainer status a `status` task reads."""
 from common.models import SyncRecord
+from sync_queue.drainer_status import PauseRecord
 from sync_queue.stores import open_stores
 
 
@@ -24,14 +25,14 @@ def test_sync_state_survives_reopening(tmp_path):
         assert stores.sync_state.get(9).rating_key == 10
 
 
-def test_drainer_status_snapshot(tmp_path):
+def test_drainer_status_read_typed(tmp_path):
     with open_stores(tmp_path) as stores:
         status = stores.status
         status.record_started(4242, 10.0)
         status.record_config_error("plex_token is not set: Settings → Plugins → PlexSync", 11.0)
-        snapshot = status.snapshot()
-        assert snapshot["pid"] == 4242 and snapshot["stopped_at"] is None
-        assert snapshot["config_error"] == {"message": "plex_token is not set: Settings → Plugins → PlexSync", "at": 11.0}
+        state = status.read()
+        assert state.pid == 4242 and state.stopped_at is None
+        assert state.config_error == PauseRecord("plex_token is not set: Settings → Plugins → PlexSync", 11.0)
         status.record_config_error(None, 12.0)
         status.record_stopped(13.0)
         assert status.get("config_error") is None and status.get("stopped_at") == 13.0

@@ -9,6 +9,7 @@ import pytest
 from common.models import SyncRecord
 from entry.wiring import Services
 from sync_queue.dead_letters import DeadLetterEntry
+from sync_queue.drainer_status import DrainerState
 from sync_queue.jobs import Job
 from sync_queue.stores import open_stores
 from tasks.context import TaskContext
@@ -149,14 +150,18 @@ def test_an_open_breaker_ends_the_wait(tmp_path, stores):
 
 
 def test_problem_and_pause_rules():
-    assert current_problem({}, T0) is None
+    def state(**values):  # as the drainer writes the status rows
+        return DrainerState.from_json(values)
+
+    assert current_problem(state(), T0) is None
     old = {"started_at": T0 - 10, "config_error": {"message": "bad token", "at": T0 - 5}}
-    assert current_problem(old, T0) is None and paused_on(old) == "bad token" and stale_pause(old, T0)
-    assert paused_on(dict(old, started_at=T0 - 1)) is None  # a later drainer started fine
-    assert paused_on(dict(old, last_success_at=T0 - 1)) is None
-    assert not stale_pause(dict(old, config_error={"message": "bad token", "at": T0 + 1}), T0)
+    assert current_problem(state(**old), T0) is None and paused_on(state(**old)) == "bad token"
+    assert stale_pause(state(**old), T0)
+    assert paused_on(state(**dict(old, started_at=T0 - 1))) is None  # a later drainer started fine
+    assert paused_on(state(**dict(old, last_success_at=T0 - 1))) is None
+    assert not stale_pause(state(**dict(old, config_error={"message": "bad token", "at": T0 + 1})), T0)
     stale_breaker = {"heartbeat_at": T0 - 1, "breaker": {"state": "open", "opened_at": T0 - 60}}
-    assert current_problem(stale_breaker, T0) is None
+    assert current_problem(state(**stale_breaker), T0) is None
 
 
 def test_summary_splits_outcomes(stores):

@@ -67,8 +67,8 @@ def test_drains_resumes_and_exits_when_idle(tmp_path):
     assert not drainer_running(tmp_path)
     with open_stores(tmp_path) as stores:
         assert stores.jobs.counts().total == 0
-        snapshot = stores.status.snapshot()
-        assert snapshot["stopped_at"] >= snapshot["started_at"] and snapshot["last_success_at"]
+        state = stores.status.read()
+        assert state.stopped_at >= state.started_at and state.last_success_at
 
 
 def test_a_job_that_arrives_while_the_drainer_leaves_is_drained(tmp_path, monkeypatch):

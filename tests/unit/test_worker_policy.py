@@ -72,5 +72,5 @@ def test_breaker_opens_after_a_run_probes_with_backoff_and_closes():
         assert breaker.allows(now) and breaker.record_failure(now)
         gaps.append(breaker.next_probe_at - now)
     assert 10.0 <= gaps[0] <= 20.0 and all(20.0 <= gap <= 40.0 for gap in gaps[2:])
-    assert breaker.snapshot()["state"] == "open"
-    assert breaker.record_success() and breaker.allows(0.0) and breaker.snapshot()["state"] == "closed"
+    assert breaker.state().is_open
+    assert breaker.record_success() and breaker.allows(0.0) and not breaker.state().is_open
