@@ -24,7 +24,7 @@ _INDEXED = re.compile(r"^(\w+)\[(\d+)\]\.tag\.(tag|thumb)$")
 
 @dataclass(frozen=True)
 class ScenePlan:
-    """Everything one sync of a scene sends to its item (built by `PlexTarget.plan_scene`)."""
+    """Everything one sync of a scene sends to its item (built by `plex.item_writes.ItemWrites.plan`)."""
 
     want: Wanted  # already for the item's type (episodes: no studio, tags as labels)
     images: ImagePlan

@@ -1,13 +1,14 @@
 """PlexTarget: the one object the worker holds to make a Plex item say what a Stash scene says.
 
-It ties the parts together — index (where is the scene in Plex?), fields (what should Plex
-say?), writer (what must change?), images (did the screenshot change?) — and owns the request
-budget: an unchanged scene costs no request; a changed one costs a read of the item, one PUT,
-the rating when it changed, and one upload per changed image; `prepare()` reads the items of a
-whole batch in one bounded request first, so the read is shared. `preview_scene()` runs the
-same steps up to the writes and answers what they would change (plex/preview.py). It raises
-only `common.errors` classes and hands back `SyncRecord`s and `MatchResult`s, never plexapi
-objects; it knows nothing of the queue.
+It ties the rooms together — `scene_matching.py` (where is the scene in Plex?), `prefetch.py`
+(the batch's hashes and shared item reads), `item_writes.py` (what must change, and the writes)
+and `reads.py` (what tasks read: `target.reads`) — and owns the request budget: an unchanged
+scene costs no request; a changed one costs a read of the item, one PUT, the rating when it
+changed, and one upload per changed image; `prepare()` reads the items of a whole batch in one
+bounded request first, so the read is shared. `preview_scene()` runs the same steps up to the
+writes and answers what they would change (plex/preview.py). It raises only `common.errors`
+classes and hands back `SyncRecord`s and `MatchResult`s, never plexapi objects; it knows
+nothing of the queue.
 
 Threads: `sync_scene` may run on several threads at once (the worker writes a batch
 concurrently). The library index refresh and matching run under one lock, and every read and
@@ -19,33 +20,25 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 from common.errors import NotInPlexYet, PermanentError, SyncError, wider_than_item
-from common.log import get_logger
 from common.models import Scene, SyncRecord
-from common.pathmap import map_path
-from common.settings import WHERE, Settings
-from plex.client import PlexClient, key_batches
+from common.settings import Settings
+from plex.client import PlexClient
 from plex.errors import ItemVanished
-from plex.fields import ACTOR, for_item_type, metadata_hash, wanted
-from plex.images import ImagePlan, needs_download, plan_images
 from plex.index import Database, LibraryIndex
 from plex.index_refresh import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, IndexRefresher
-from plex.matcher import AMBIGUOUS, MATCHED, MISSING, MatchResult, Probe, match_files
+from plex.item_writes import ItemWrites, Keep, keep_nothing
+from plex.matcher import MatchResult, Probe
+from plex.prefetch import BatchPrefetch
 from plex.preview import FAILED, UNCHANGED, UNMATCHED, ScenePlan, ScenePreview, describe
-from plex.writer import ART_LOCK, POSTER_LOCK, EditPlan, ItemState, plan_edit
+from plex.reads import PlexReads
+from plex.scene_matching import SceneMatching, gone
+from plex.writer import ItemState
 
-log = get_logger("plex")
 T = TypeVar("T")
-NAMED_PATHS = 5
-
-
-def _paths_text(paths: Sequence[str]) -> str:
-    shown = ", ".join(paths[:NAMED_PATHS])
-    return shown + (f" and {len(paths) - NAMED_PATHS} more" if len(paths) > NAMED_PATHS else "")
 
 
 class ItemLocks:
@@ -80,15 +73,11 @@ class PlexTarget:
         self.settings = settings
         self.client = client
         self.index = index
-        self.library = library
-        self.fetch_image = fetch_image
-        self.clock = clock
-        self._rules = settings.path_rules
-        self._library_lock = threading.RLock()  # index refresh, matching and scans: one thread at a time
+        self.matching = SceneMatching(settings, index, library, clock)
+        self.prefetch = BatchPrefetch(settings, client, self.matching)
+        self.writes = ItemWrites(settings, client, index, fetch_image, clock)
+        self.reads = PlexReads(client, index, library)
         self._items = ItemLocks()
-        self._prefetched: Dict[int, ItemState] = {}
-        self._digests: Dict[int, Tuple[Scene, str]] = {}  # of the batch `prepare` saw
-        self._prefetch_lock = threading.Lock()
 
     @classmethod
     def connect(cls, settings: Settings, data_dir: Path, database: Database, fetch_image: Callable[[str], bytes], *,
@@ -110,9 +99,8 @@ class PlexTarget:
             raise
         return cls(settings, client, index, library, fetch_image, clock)
 
-    # -- reads ------------------------------------------------------------------------------
     def probe(self) -> None:
-        """A cheap GET / : raises PlexUnreachable, ConfigurationError (token) or TransientError."""
+        """A cheap GET / : raises PlexUnreachable, TokenRejected or TransientError."""
         self.client.probe()
 
     def ping(self) -> None:
@@ -121,100 +109,35 @@ class PlexTarget:
 
     def refresh_index(self, full: bool = False) -> int:
         """Rebuild the index (full, or when stale) or read the newest items; returns files read."""
-        if full or self.index.is_stale(self.library.signature(), self.clock(), self.library.max_age):
-            return self.library.rebuild()
-        return self.library.refresh_recent(force=True)
+        return self.matching.refresh_index(full)
 
     def match(self, scene: Scene, trace: Optional[List[Probe]] = None) -> MatchResult:
-        """Which Plex item is this scene (no writes): index first, newest items before "missing".
+        """Which Plex item is this scene (no writes): index first, newest items before "missing"."""
+        return self.matching.match(scene, trace)
 
-        `trace` (explain) receives the lookups of the match that decided."""
-        if not scene.files:
-            return MatchResult(MISSING)
-        with self._library_lock:
-            self.library.ensure_fresh()
-            result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching, trace)
-            if result.status == MISSING and self.library.refresh_recent():
-                if trace is not None:
-                    trace.clear()
-                result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching, trace)
-            return result
+    def request_scan(self, scene: Scene) -> Optional[str]:
+        """Under `trigger_plex_scan`, ask Plex to scan the folder of the scene's first file."""
+        return self.matching.request_scan(scene)
 
     def would_write(self, scene: Scene, previous: Optional[SyncRecord]) -> bool:
         """Whether a sync of `scene` now would write to Plex (no request: the hash check `sync_scene` makes)."""
-        return previous is None or not self._unchanged(scene, previous, self._digest(scene), False)
-
-    def request_scan(self, scene: Scene) -> Optional[str]:
-        """Under `trigger_plex_scan`, ask Plex to scan the folder of the scene's first file (as Plex sees it).
-
-        Returns the folder asked for, or None (setting off, no file, or no chosen library holds it).
-        At most one request per folder per scan interval, so calling it again is cheap.
-        """
-        if not self.settings.trigger_plex_scan or not scene.files:
-            return None
-        with self._library_lock:
-            return self.library.request_scan(map_path(scene.files[0].path, self._rules))
-
-    # -- the sync ---------------------------------------------------------------------------
-    def _digest(self, scene: Scene) -> str:
-        """The scene's metadata hash; computed once per scene of a prepared batch (it is most of
-        what an unchanged scene costs)."""
-        with self._prefetch_lock:
-            known = self._digests.get(scene.id)
-        if known is not None and known[0] is scene:
-            return known[1]
-        mapped = [map_path(f.path, self._rules) for f in scene.files]
-        return metadata_hash(wanted(scene, self.settings), mapped, self.settings.preserve_plex_edits)
-
-    def _unchanged(self, scene: Scene, previous: Optional[SyncRecord], digest: str, force: bool) -> bool:
-        return (not force and previous is not None and previous.metadata_hash == digest
-                and not needs_download(scene, previous, self.settings))
+        return previous is None or not self.prefetch.unchanged(scene, previous, self.prefetch.digest(scene), False)
 
     def prepare(self, scenes: Sequence[Scene], previous: Dict[int, Optional[SyncRecord]], force: bool = False) -> None:
-        """Read the matched items of the scenes that will be written, several per request.
+        """Read the matched items of the scenes that will be written, several per request (optional)."""
+        self.prefetch.prepare(scenes, previous, force)
 
-        Optional: `sync_scene` reads an item itself when it was not read here. Only a Plex-wide
-        failure (unreachable, token refused) is raised; any other failure of a batch read just
-        leaves its items to be read one by one.
-        """
-        keys: List[int] = []
-        with self._prefetch_lock:
-            self._digests = {}
-        digests = {scene.id: (scene, self._digest(scene)) for scene in scenes}
-        with self._prefetch_lock:
-            self._digests = digests
-        with self._library_lock:
-            for scene in scenes:
-                if not scene.files or self._unchanged(scene, previous.get(scene.id), digests[scene.id][1], force):
-                    continue
-                self.library.ensure_fresh()
-                result = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
-                if result.status == MATCHED and result.rating_key:
-                    keys.append(int(result.rating_key))
-        keys = list(dict.fromkeys(keys))
-        fetched: Dict[int, ItemState] = {}
-        if len(keys) > 1:  # one item costs one read either way
-            for batch in key_batches(keys):
-                try:
-                    fetched.update(self.client.items(batch))
-                except SyncError as exc:
-                    if wider_than_item(exc):
-                        raise
-                    log.debug("batch read of %d items failed (%s); reading them one by one", len(batch), exc)
-        with self._prefetch_lock:
-            self._prefetched = fetched
+    def sync_scene(self, scene: Scene, previous: Optional[SyncRecord], force: bool = False,
+                   keep: Keep = keep_nothing) -> SyncRecord:
+        """Make the scene's Plex item say what Stash says; returns the record for the caller to keep.
 
-    def _take_prefetched(self, rating_key: int) -> Optional[ItemState]:
-        with self._prefetch_lock:
-            return self._prefetched.pop(rating_key, None)
-
-    def sync_scene(self, scene: Scene, previous: Optional[SyncRecord], force: bool = False) -> SyncRecord:
-        """Make the scene's Plex item say what Stash says; returns the record for the caller to keep."""
-        digest = self._digest(scene)
-        if previous is not None and self._unchanged(scene, previous, digest, force):
+        When the metadata reached Plex but an image did not, `keep` gets the record of what Plex
+        holds before the image's error is raised (its retry uploads only the image)."""
+        digest = self.prefetch.digest(scene)
+        if previous is not None and self.prefetch.unchanged(scene, previous, digest, force):
             return previous
-        result = self._resolve(scene, previous)
-        return self._on_item(scene, result, lambda item: self._write(scene, previous, digest, item, force))
+        result = self.matching.resolve(scene, previous)
+        return self._on_item(scene, result, lambda item: self.writes.write(scene, previous, digest, item, force, keep))
 
     def preview_scene(self, scene: Scene, previous: Optional[SyncRecord], force: bool = False) -> ScenePreview:
         """What `sync_scene` would do, computed by the same steps, without writing to Plex.
@@ -222,21 +145,18 @@ class PlexTarget:
         Reads only (the matched item, the newest items before "not in Plex yet", the screenshot
         from Stash); never asks Plex to scan and never remembers what was written. Plex-wide
         failures are raised as `sync_scene` raises them; a scene's own failure is its answer."""
-        digest = self._digest(scene)
-        if previous is not None and self._unchanged(scene, previous, digest, force):
+        if previous is not None and self.prefetch.unchanged(scene, previous, self.prefetch.digest(scene), force):
             return ScenePreview(scene.id, UNCHANGED, previous.rating_key, previous.section_id,
                                 reason="unchanged since the last sync", title=scene.title)
         try:
-            result = self._resolve(scene, previous, scan=False)
+            result = self.matching.resolve(scene, previous, scan=False)
         except (NotInPlexYet, PermanentError) as exc:
-            would_scan = (isinstance(exc, NotInPlexYet) and previous is None and scene.files
-                          and self.settings.trigger_plex_scan  # as request_scan decides, without asking
-                          and self.library.section_for(map_path(scene.files[0].path, self._rules)) is not None)
+            would_scan = isinstance(exc, NotInPlexYet) and previous is None and self.matching.would_scan(scene)
             note = "; a sync would ask Plex to scan its folder (trigger_plex_scan)" if would_scan else ""
             return ScenePreview(scene.id, UNMATCHED, reason=f"{exc}{note}", title=scene.title)
 
         def plan(item: ItemState) -> Tuple[ItemState, ScenePlan]:
-            return item, self.plan_scene(scene, previous, item, force)
+            return item, self.writes.plan(scene, previous, item, force)
 
         try:
             item, planned = self._on_item(scene, result, plan)
@@ -254,145 +174,19 @@ class PlexTarget:
         rating_key = int(result.rating_key or 0)
         with self._items.hold(rating_key):
             try:
-                item = self._take_prefetched(rating_key) or self.client.item(rating_key)
+                item = self.prefetch.take(rating_key) or self.client.item(rating_key)
             except ItemVanished:
                 self.index.remove_item(rating_key)
             else:
                 return use(item)
-        again_key = self._match_again(scene, result)
+        again_key = self.matching.match_again(scene, result)
         with self._items.hold(again_key):
             try:
                 item = self.client.item(again_key)
             except ItemVanished:
                 self.index.remove_item(again_key)
-                raise self._gone(scene, result) from None
+                raise gone(scene, result) from None
             return use(item)
-
-    def plan_scene(self, scene: Scene, previous: Optional[SyncRecord], item: ItemState, force: bool) -> ScenePlan:
-        """Everything a sync of `scene` would send to `item`: the edit, the rating, the images.
-
-        The one place both the sync (`_write`) and the preview compute it, so they cannot differ.
-        May download the screenshot from Stash (when it changed); sends nothing to Plex."""
-        want = for_item_type(wanted(scene, self.settings), item.type)
-        same_item = previous if previous is not None and previous.rating_key == item.rating_key else None
-        images = plan_images(scene, same_item, self.settings, self.fetch_image, force)
-        locks = ((POSTER_LOCK,) if images.poster else ()) + ((ART_LOCK,) if images.art else ())
-        edit = plan_edit(want, item, self.index.written(item.rating_key), self.settings.preserve_plex_edits, locks)
-        return ScenePlan(want, images, edit, same_item)
-
-    def _write(self, scene: Scene, previous: Optional[SyncRecord], digest: str, item: ItemState,
-               force: bool) -> SyncRecord:
-        """The writes for one item, under its lock: one PUT (normally), the rating if it changed, then images."""
-        planned = self.plan_scene(scene, previous, item, force)
-        images, plan, same_item = planned.images, planned.edit, planned.same_item
-        try:
-            # Metadata first: an image that fails must never hold back or undo the fields.
-            self._write_fields(scene, item, plan)
-            # Remembered as soon as Plex holds it: a failed rating below must not make our own
-            # locked fields look like hand edits on the retry.
-            self.index.set_written(item.rating_key, plan.written, self.clock())
-            if plan.rate:
-                self.client.rate(item.rating_key, plan.rating)
-        except ItemVanished:
-            self.index.remove_item(item.rating_key)
-            raise
-        uploaded = self._upload_images(scene, item, images, same_item, digest)
-        now = self.clock()
-        if plan.kept:
-            log.info("scene %s: kept hand edits in Plex for %s", scene.id, ", ".join(plan.kept))
-        log.debug("scene %s -> Plex item %s: wrote %s%s%s", scene.id, item.rating_key,
-                  ", ".join(plan.fields) or "no fields", ", rating" if plan.rate else "",
-                  f", {images.uploads} image(s)" if images.uploads else "")
-        return self._record(scene, item, digest, uploaded, same_item, now)
-
-    def _upload_images(self, scene: Scene, item: ItemState, images: ImagePlan, same_item: Optional[SyncRecord],
-                       digest: str) -> ImagePlan:
-        """Upload the planned images after the metadata; what was uploaded (or settled) comes back.
-
-        A failed upload raises its classified error carrying `written`: the record of what Plex
-        now holds (the metadata, the images as before), so the retry uploads only the image.
-        Background art of an episode is best effort: Plex often refuses it; one warning, no retry.
-        """
-        poster_done = False
-        try:
-            if images.poster:
-                self.client.upload_image(item.rating_key, "poster", images.data)
-                poster_done = True
-            if images.art:
-                try:
-                    self.client.upload_image(item.rating_key, "art", images.data)
-                except SyncError as exc:
-                    if item.type != "episode" or wider_than_item(exc):
-                        raise
-                    log.warning("scene %s: Plex refused the episode's background art (%s); not retried",
-                                scene.id, exc)
-        except SyncError as exc:
-            kept = replace(images, art=False, poster=images.poster and poster_done) if poster_done else ImagePlan()
-            setattr(exc, "written", self._record(scene, item, digest, kept, same_item, self.clock()))
-            raise
-        return images
-
-    def _write_fields(self, scene: Scene, item: ItemState, plan: EditPlan) -> None:
-        """The edit PUTs; an episode's actors go in their own PUT, and a refusal of that one alone
-        is a warning (the rest of the episode is written; the actors are tried again next change)."""
-        alone = (ACTOR,) if item.type == "episode" else ()
-        for params in plan.requests(alone):
-            fields = tuple(sorted({k.split(".")[0].split("[")[0] for k in params}))
-            if alone and fields == alone:
-                try:
-                    self.client.edit(item, params, fields)
-                except PermanentError as exc:
-                    plan.written.pop(ACTOR, None)
-                    log.warning("scene %s: Plex refused the performers of episode %s, the rest is written (%s)",
-                                scene.id, item.rating_key, exc)
-                continue
-            self.client.edit(item, params, fields)
-
-    def _record(self, scene: Scene, item: ItemState, digest: str, images: ImagePlan,
-                same_item: Optional[SyncRecord], now: float) -> SyncRecord:
-        source = same_item.image_source if same_item else ""
-        poster = same_item.poster_hash if same_item else ""
-        art = same_item.art_hash if same_item else ""
-        if images.digest:
-            # uploaded now (poster/art), settled without an upload (too large), or already there
-            poster_ok = not self.settings.sync_poster or images.poster or images.settled or poster == images.digest
-            art_ok = not self.settings.sync_art or images.art or images.settled or art == images.digest
-            if self.settings.sync_poster and (images.poster or images.settled):
-                poster = images.digest
-            if self.settings.sync_art and (images.art or images.settled):
-                art = images.digest
-            if poster_ok and art_ok:  # else the URL is not remembered, so the next sync tries again
-                source = images.source
-        return SyncRecord(scene.id, item.section_id, item.rating_key, digest, source, poster, art, now)
-
-    def _resolve(self, scene: Scene, previous: Optional[SyncRecord], scan: bool = True) -> MatchResult:
-        if not scene.files:
-            raise NotInPlexYet(f"scene {scene.id} has no files in Stash, so it cannot be found in Plex")
-        result = self.match(scene)
-        if result.status == MATCHED:
-            return result
-        if result.status == AMBIGUOUS:
-            raise PermanentError(
-                f"scene {scene.id} matches {len(result.candidates)} Plex files ({result.step} match): "
-                f"{_paths_text(result.candidates)}; remove the duplicate in Plex or turn strict_matching off "
-                f"in {WHERE}")
-        folder = self.request_scan(scene) if previous is None and scan else None
-        note = f"; asked Plex to scan {folder}" if folder else ""
-        raise NotInPlexYet(f"scene {scene.id} is not in Plex yet (looked for {_paths_text(result.mapped_paths)}){note}")
-
-    def _match_again(self, scene: Scene, result: MatchResult) -> int:
-        """After the matched ratingKey vanished: read the newest items and match once more."""
-        with self._library_lock:
-            self.library.refresh_recent(force=True)
-            again = match_files(scene.files, self._rules, self.index, self.settings.strict_matching)
-        if again.status == MATCHED and again.rating_key != result.rating_key:
-            return int(again.rating_key or 0)
-        raise self._gone(scene, result)
-
-    @staticmethod
-    def _gone(scene: Scene, result: MatchResult) -> NotInPlexYet:
-        return NotInPlexYet(f"scene {scene.id}: its Plex item {result.rating_key} is gone; "
-                            f"waiting for Plex to list {_paths_text(result.mapped_paths)} again")
 
     def close(self) -> None:
         self.client.close()

@@ -75,15 +75,15 @@ def _read_plex(ctx: TaskContext, facts: Any, client: Any) -> None:
         trace: List[Probe] = []
         facts.result = target.match(facts.scene, trace)
         facts.trace = trace
-        facts.sections = list(target.library.sections)
-        facts.file_sections = [target.library.section_for(path) for path in facts.mapped_paths]
+        facts.sections = target.reads.sections()
+        facts.file_sections = [target.reads.section_for(path) for path in facts.mapped_paths]
         if facts.result.status == MATCHED and facts.result.rating_key:
             rating_key = int(facts.result.rating_key)
             try:
-                facts.item = target.client.item(rating_key)
+                facts.item = target.reads.item(rating_key)
             except (ItemVanished, NotInPlexYet) as exc:
                 facts.item_error = str(exc)
-            facts.written = target.index.written(rating_key)
+            facts.written = target.reads.written(rating_key)
             facts.would_write = target.would_write(facts.scene, facts.record)
     finally:
         target.close()

@@ -135,7 +135,7 @@ def _plex(ctx: TaskContext, settings: Settings, client: Any, report: _Report) ->
         report.add("Plex libraries", FAIL, str(exc))
         report.skip(("matching",), "needs the libraries")
         return None
-    sections = target.library.sections
+    sections = target.reads.sections()
     if not sections:
         target.close()
         report.add("Plex libraries", FAIL, "Plex has no movie or show library", "add the Stash folders to a Plex library")
@@ -150,7 +150,7 @@ def _plex(ctx: TaskContext, settings: Settings, client: Any, report: _Report) ->
         return None
     shown = "; ".join(f"{s.title!r} ({s.type}: {', '.join(s.locations) or 'no folder'})" for s in sections)
     state = PASS if files else WARN
-    report.add("Plex libraries", state, f"{shown}; {plural(target.index.count(), 'file')} indexed",
+    report.add("Plex libraries", state, f"{shown}; {plural(target.reads.indexed_files(), 'file')} indexed",
                "" if files else "the libraries list no files: scan them in Plex")
     return target
 
@@ -204,7 +204,7 @@ def _matching(client: Any, target: Any, settings: Settings, sample: int, report:
         detail += f", {by_name} by file name only"
     if ambiguous:
         detail += f", {ambiguous} ambiguous"
-    folders = ", ".join(loc for section in target.library.sections for loc in section.locations)
+    folders = ", ".join(loc for section in target.reads.sections() for loc in section.locations)
     if tried and found == tried and not by_name:
         report.add("matching", PASS, detail)
     elif found == 0 and missing:

@@ -25,7 +25,7 @@ def match_report(ctx: TaskContext, examples: int = EXAMPLES) -> TaskResult:
     target = None
     try:
         target = ctx.services.connect_plex(session.settings, client.fetch_image)
-        target.library.ensure_fresh()
+        target.reads.ensure_fresh()
         total = client.count_scenes()
         counts = {"matched": 0, "missing": 0, "ambiguous": 0, "no_files": 0}
         samples: Dict[str, List[Dict[str, Any]]] = {"missing": [], "ambiguous": [], "no_files": []}

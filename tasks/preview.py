@@ -38,7 +38,7 @@ def preview(ctx: TaskContext, force: bool = False, hours: Optional[float] = None
             state = SyncStateStore(database)
             target = ctx.services.connect_plex(session.settings, client.fetch_image, database)
             try:
-                target.library.ensure_fresh()
+                target.reads.ensure_fresh()
                 total = client.count_scenes(updated_since)
                 seen = 0
                 for ids in client.iter_scene_id_pages(updated_since, page_size=PAGE_SIZE):

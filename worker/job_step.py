@@ -6,7 +6,8 @@ reported per scene (the worker splits them off); failures that concern every sce
 Plex unreachable, bad settings) are raised for the whole job, and the rest of the batch is not
 tried. It reports every request's outcome to the worker's breakers (`use_breakers`) and stops a
 batch as soon as the Plex breaker is open (500s spreading over items). A scene whose
-metadata reached Plex but whose image did not keeps its record, so its retry uploads only the image.
+metadata reached Plex but whose image did not keeps its record (`sync_scene`'s `keep`), so its
+retry uploads only the image.
 
 The scenes of a batch are written by up to `concurrency` threads over the Plex client's one
 pooled session (worker/concurrency.py decides how many at a time). Each scene's record is kept
@@ -42,7 +43,8 @@ class SceneSource(Protocol):
 
 
 class PlexWriter(Protocol):
-    def sync_scene(self, scene: Scene, previous: Optional[SyncRecord], force: bool = False) -> SyncRecord: ...
+    def sync_scene(self, scene: Scene, previous: Optional[SyncRecord], force: bool = False,
+                   keep: Callable[[SyncRecord], None] = ...) -> SyncRecord: ...
 
     def ping(self) -> None: ...
 
@@ -190,13 +192,8 @@ class SceneProcessor:
 
     def _sync_one(self, scene: Scene, previous: Optional[SyncRecord], force: bool) -> bool:
         """True when Plex was written (the scene's record renewed)."""
-        try:
-            record = self.plex.sync_scene(scene, previous, force=force)
-        except SyncError as exc:
-            written = getattr(exc, "written", None)  # the metadata is in Plex; the image failed
-            if isinstance(written, SyncRecord):
-                self.state.put(written)
-            raise
+        # keep: the metadata reached Plex but an image did not; its retry uploads only the image
+        record = self.plex.sync_scene(scene, previous, force=force, keep=self.state.put)
         if record is not previous:
             self.state.put(record)
             return True

@@ -25,7 +25,7 @@ def item(**fields):
 
 def preview_of(want, state, written=None, preserve=False, images=ImagePlan()):
     want = for_item_type(want, state.type)
-    locks = (("thumb",) if images.poster else ()) + (("art",) if images.art else ())  # as PlexTarget.plan_scene
+    locks = (("thumb",) if images.poster else ()) + (("art",) if images.art else ())  # as ItemWrites.plan
     return describe(1, state, want, plan_edit(want, state, written, preserve, locks), images, "path", "A scene")
 
 
