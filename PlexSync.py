@@ -2,7 +2,8 @@
 """PlexSync: keeps Plex in step with Stash.
 
 Run by Stash with no arguments (the raw plugin protocol on stdin/stdout: hooks and tasks), or
-by a person with a command (`python PlexSync.py --help`). This file only dispatches: the hook
+by a person with a command (`python PlexSync.py --help`). This file switches the standard
+streams to UTF-8 (entry/streams.py: Stash's byte boundary) and dispatches: the hook
 path it leads to imports nothing but the standard library, and `demo` goes to the development
 kit (`devkit/`), which no product package imports.
 """
@@ -13,6 +14,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(argv: list) -> int:
+    from entry.streams import use_utf8_streams
+
+    use_utf8_streams()
     if argv == ["--version"]:
         from common.version import VERSION
 

@@ -82,7 +82,13 @@ def parse_input(text: str) -> PluginInput:
 
 
 def read_input(stream: TextIO) -> PluginInput:
-    return parse_input(stream.read(MAX_STDIN + 1))
+    """Read stdin (UTF-8 since entry/streams.py switched it) and validate it."""
+    try:
+        text = stream.read(MAX_STDIN + 1)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"stdin is not UTF-8 (byte 0x{exc.object[exc.start]:02x} cannot be decoded): "
+                         "expected Stash's plugin input") from None
+    return parse_input(text)
 
 
 def write_result(stream: TextIO, output: Any = None, error: Optional[str] = None) -> None:

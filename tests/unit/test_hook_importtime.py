@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("persistqueue", "plexapi", "requests", "urllib3", "stashapi", "graphql")
 # Not needed for one enqueue while a drainer runs: each costs milliseconds on every hook.
 NOT_ON_THE_ENQUEUE_PATH = ("subprocess", "pathlib", "dataclasses", "typing", "urllib", "inspect")
-STDLIB_ONLY = ("entry.protocol", "entry.plugin", "hooks.handler", "hooks.events", "hooks.snapshot",
+STDLIB_ONLY = ("entry.streams", "entry.protocol", "entry.plugin", "hooks.handler", "hooks.events", "hooks.snapshot",
                "sync_queue.rows", "worker.launcher")
 
 
