@@ -12,9 +12,12 @@ full, a few examples of the rest, then totals); `emit` receives every scene as a
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 from tasks.context import TaskContext, TaskResult, plural
+
+if TYPE_CHECKING:
+    from plex.preview import FieldChange, ScenePreview
 
 PAGE_SIZE = 500
 DETAILS = 20
@@ -23,7 +26,7 @@ SHOWN_CHARS = 60
 
 
 def preview(ctx: TaskContext, force: bool = False, hours: Optional[float] = None, details: int = DETAILS,
-            emit: Optional[Callable[[Dict[str, Any]], None]] = None) -> TaskResult:
+            emit: Optional[Callable[[Dict[str, object]], None]] = None) -> TaskResult:
     """Every scene (or those updated in the last `hours`) as a sync would leave its Plex item."""
     from stash.scenes import recent_cutoff
     from sync_queue.snapshot import snapshot_database
@@ -73,7 +76,7 @@ class _Report:
         self.problems: List[str] = []
         self.more = 0
 
-    def add(self, answer: Any) -> None:
+    def add(self, answer: "ScenePreview") -> None:
         from plex.preview import CHANGE, FAILED, UNMATCHED
 
         self.totals.add(answer)
@@ -106,7 +109,7 @@ class _Report:
         return TaskResult(title, lines, {"mode": "preview", "force": force, "hours": hours, "totals": totals})
 
 
-def _scene_lines(answer: Any) -> List[str]:
+def _scene_lines(answer: "ScenePreview") -> List[str]:
     name = f" {answer.title[:SHOWN_CHARS]!r}" if answer.title else ""
     lines = [f"scene {answer.scene_id}{name} → Plex {answer.item_type} {answer.rating_key} ({answer.step} match):"]
     locked = [change.name for change in answer.fields if change.name in answer.locks]
@@ -122,7 +125,7 @@ def _scene_lines(answer: Any) -> List[str]:
     return lines
 
 
-def _field_text(change: Any) -> str:
+def _field_text(change: "FieldChange") -> str:
     if change.kept:
         return "kept as edited by hand in Plex (preserve_plex_edits)"
     if not change.written:
@@ -135,7 +138,7 @@ def _field_text(change: Any) -> str:
     return f"{_short(change.before)} → {_short(change.after)}"
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     if value is None or value == "":
         return "(none)"
     if isinstance(value, float):
