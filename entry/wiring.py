@@ -12,15 +12,16 @@ handed what it builds.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
+from common.datadir import PLUGIN_ID
 from common.log import add_secrets
 from common.settings import Settings, settings_from_mapping
 from stash.client import StashClient
 from stash.connection import StashConnection, load_connection, save_connection
 from stash.session import StashSession
-from stash.settings import PLUGIN_ID, write_hook_snapshot
 from sync_queue.db import Database
 from sync_queue.sync_state import SyncStateStore
 from worker.protocol import ProcessorFactory, ReadyProcessor
@@ -86,7 +87,9 @@ class Services:
         """Leave the detached drainer the connection (with the API key, once known) and the hook
         the settings it needs (the snapshot)."""
         save_connection(self.data_dir, session.client.connection)
-        write_hook_snapshot(self.data_dir, session.settings)
+        from hooks.snapshot import write_hook_snapshot
+
+        write_hook_snapshot(self.data_dir, session.settings.enabled, time.time())
 
     def check_plex(self, settings: Settings) -> None:
         """Connect to Plex (GET /) and let go again; raises what connecting raises (the health check)."""

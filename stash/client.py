@@ -23,6 +23,7 @@ import requests
 import urllib3
 from stashapi.stashapp import StashInterface
 
+from common.datadir import PLUGIN_ID
 from common.errors import (
     ConfigurationError,
     PermanentError,
@@ -38,7 +39,6 @@ from common.redact import redact
 from stash import scenes as gql
 from stash.connection import StashConnection, connection_from_server_connection, connection_from_url
 
-PLUGIN_ID = "PlexSync"
 MAX_IDS_PER_REQUEST = 250
 MAX_PAGE_SIZE = 1000  # some Stash versions cap per_page at 1000 without saying so
 MAX_IMAGE_BYTES = 20 * 1024 * 1024

@@ -2,14 +2,14 @@
 import pytest
 from graphql import build_schema, parse, validate
 
+from common.datadir import PLUGIN_ID
 from common.errors import ConfigurationError, PermanentError, StashUnreachable, TransientError
-from common.settings import Settings
+from common.settings import Settings, settings_from_mapping
 from devkit.fakes.stash_server import FakeStashServer
 from devkit.fakes.world import build_world
 from devkit.shared_data import STASH_SCHEMA
 from stash.client import MAX_IDS_PER_REQUEST, MAX_PAGE_SIZE, StashClient
 from stash.connection import StashConnection
-from stash.settings import load_settings
 
 API_KEY = "eyJhbGciOiJIUzI1NiJ9.TEST-API-KEY-0123456789"
 COOKIE = "MTcwMDAwMDAwMHxURVNULUNPT0tJRQ=="
@@ -243,12 +243,12 @@ def test_updated_since_filters_by_updated_at_text(client, open_stash):
 
 def test_plugin_settings_and_defaults(client, open_stash):
     assert client.plugin_settings() == {}
-    assert load_settings(client) == Settings()
+    assert settings_from_mapping(client.plugin_settings(PLUGIN_ID)) == Settings()
     open_stash.set_plugin_config("PlexSync", {"plex_url": "http://plex:32400", "max_retries": 2,
                                               "sync_art": False})
     open_stash.set_plugin_config("OtherPlugin", {"x": 1})
     assert client.plugin_settings() == {"plex_url": "http://plex:32400", "max_retries": 2, "sync_art": False}
-    settings = load_settings(client)
+    settings = settings_from_mapping(client.plugin_settings(PLUGIN_ID))
     assert (settings.plex_url, settings.max_retries, settings.sync_art, settings.sync_tags) == \
         ("http://plex:32400", 2, False, True)
 
