@@ -67,11 +67,6 @@ class CircuitBreaker:
         with self._lock:
             return self.next_probe_at is not None and now >= self.next_probe_at
 
-    def allows(self, now: float) -> bool:
-        """Closed, or open and a probe is due."""
-        with self._lock:
-            return self.next_probe_at is None or now >= self.next_probe_at
-
     def record_failure(self, now: float, error: Optional[BaseException] = None, subject: object = None) -> bool:
         """Count a failure of a request; True when the breaker is open afterwards.
 
