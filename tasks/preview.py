@@ -4,7 +4,7 @@ It walks the scenes as a sync does (bounded id pages, the scenes of each page in
 requests, the matched items of a page read together), and asks `PlexTarget.preview_scene` —
 the sync's own matching and edit planning, stopped before the writes — what each scene would
 change. Plex sees only GET requests (no edit, rating, upload or scan). PlexSync's state is not
-touched either: the run works on a temporary copy of the queue database (sync_queue.snapshot),
+touched either: the run works on a temporary copy of the queue database (sync_queue.scratch),
 so the queue, dead letters, sync state and path index are as they were, and the Stash
 connection is not remembered. The text is bounded (the first `details` changing scenes in
 full, a few examples of the rest, then totals); `emit` receives every scene as a JSON object
@@ -29,7 +29,7 @@ def preview(ctx: TaskContext, force: bool = False, hours: Optional[float] = None
             emit: Optional[Callable[[Dict[str, object]], None]] = None) -> TaskResult:
     """Every scene (or those updated in the last `hours`) as a sync would leave its Plex item."""
     from stash.scenes import recent_cutoff
-    from sync_queue.snapshot import snapshot_database
+    from sync_queue.scratch import scratch_copy
     from sync_queue.sync_state import SyncStateStore
 
     updated_since = recent_cutoff(hours) if hours is not None else None
@@ -37,7 +37,7 @@ def preview(ctx: TaskContext, force: bool = False, hours: Optional[float] = None
     client = session.client
     report = _Report(max(0, int(details)))
     try:
-        with snapshot_database(ctx.data_dir) as database:
+        with scratch_copy(ctx.data_dir) as database:
             state = SyncStateStore(database)
             target = ctx.services.connect_plex(session.settings, client.fetch_image, database)
             try:
