@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 ENV_DATA_DIR = "PLEXSYNC_DATA_DIR"
 CONNECTION_FILE = "stash_connection.json"  # how the detached drainer reaches Stash (stash/connection.py)
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # text: the hook imports no pathlib
+PLUGIN_ID = "PlexSync"  # the plugin's id in Stash: its settings are stored under it
 
 
 def resolve_data_dir(plugin_dir: Optional[str] = None) -> str:

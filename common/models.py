@@ -4,6 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+# The largest screenshot PlexSync downloads from Stash (what Plex accepts is smaller, about 10 MB:
+# plex.images.PLEX_UPLOAD_LIMIT; a larger one is downloaded once, hashed and not uploaded).
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Performer:
@@ -39,7 +43,6 @@ class Scene:
     files: Tuple[SceneFile, ...] = ()
     screenshot_url: Optional[str] = None
     updated_at: str = ""
-    organized: bool = False
 
 
 @dataclass(frozen=True)

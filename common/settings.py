@@ -130,7 +130,7 @@ class Settings:
             )
 
     def public_dict(self) -> Dict[str, Any]:
-        """Every setting with secrets masked: safe to print, log or store in a snapshot."""
+        """Every setting with secrets masked: safe to print, log or store."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         for name in SECRET_SETTINGS:
             values[name] = "***" if values[name] else ""

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, TextIO
 
+from common.datadir import PLUGIN_DIR
 from common.version import VERSION
 
-PLUGIN_DIR = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "PLEXSYNC_"
 FLAG_SETTINGS = ("plex_url", "plex_token", "path_map", "plex_library")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -174,9 +174,8 @@ class TerminalProgress:
 
 def _data_dir(args: argparse.Namespace, env: Dict[str, str]) -> Path:
     from common.datadir import ENV_DATA_DIR
-    from common.datadir import PLUGIN_DIR as DEFAULT_PLUGIN_DIR
 
-    return Path(args.data_dir or env.get(ENV_DATA_DIR) or Path(DEFAULT_PLUGIN_DIR) / "data")
+    return Path(args.data_dir or env.get(ENV_DATA_DIR) or Path(PLUGIN_DIR) / "data")
 
 
 def _context(args: argparse.Namespace, env: Dict[str, str], progress: Any) -> Any:
@@ -186,11 +185,11 @@ def _context(args: argparse.Namespace, env: Dict[str, str], progress: Any) -> An
     url = _value(args, "stash_url", env)
     connection = None
     if url:
-        connection = connection_from_url(url, _value(args, "stash_api_key", env) or "", plugin_dir=str(PLUGIN_DIR))
+        connection = connection_from_url(url, _value(args, "stash_api_key", env) or "", plugin_dir=PLUGIN_DIR)
     data_dir = _data_dir(args, env)
     from entry.wiring import Services
 
-    return TaskContext(data_dir=data_dir, plugin_dir=PLUGIN_DIR, services=Services(data_dir), connection=connection,
+    return TaskContext(data_dir=data_dir, plugin_dir=Path(PLUGIN_DIR), services=Services(data_dir), connection=connection,
                        overrides=settings_overrides(args, env), progress=progress, foreground=True)
 
 
@@ -243,7 +242,7 @@ def _setup_logging(args: argparse.Namespace, ctx: Any) -> None:
 def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: TextIO) -> int:
     from entry.dependencies import ensure_dependencies
 
-    ensure_dependencies(PLUGIN_DIR, _data_dir(args, env), install=args.command != "worker")
+    ensure_dependencies(Path(PLUGIN_DIR), _data_dir(args, env), install=args.command != "worker")
     progress = TerminalProgress(stderr)
     ctx = _context(args, env, progress)
     if args.command == "worker":

@@ -15,7 +15,6 @@ TYPE_CHECKING = False  # typing costs ~7 ms to import, paid on every hook
 if TYPE_CHECKING:
     from typing import Any, Optional, TextIO
 
-PLUGIN_ID = "PlexSync"
 MAX_STDIN = 16 * 1024 * 1024
 
 

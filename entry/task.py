@@ -14,7 +14,6 @@ from typing import Any, Callable, Dict, Optional
 
 from entry.protocol import InputError, PluginInput
 
-PLUGIN_DIR = Path(__file__).resolve().parent.parent
 LOG_EVERY = 10.0  # seconds between progress lines in the log
 
 
@@ -62,6 +61,8 @@ def run_task(plugin_input: PluginInput) -> str:
     if mode not in MODES:
         raise InputError(f"unknown task mode {mode!r}: valid modes are {valid_modes()}")
     options = task_options(mode, plugin_input.args)
+    from common.datadir import PLUGIN_DIR
+
     plugin_dir = Path(plugin_input.plugin_dir or PLUGIN_DIR)
 
     from entry.dependencies import ensure_dependencies

@@ -12,26 +12,24 @@ handed what it builds.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
+from common.datadir import PLUGIN_ID
 from common.log import add_secrets
 from common.settings import Settings, settings_from_mapping
 from stash.client import StashClient
 from stash.connection import StashConnection, load_connection, save_connection
-from stash.settings import PLUGIN_ID, write_hook_snapshot
+from stash.session import StashSession
 from sync_queue.db import Database
 from sync_queue.sync_state import SyncStateStore
 from worker.protocol import ProcessorFactory, ReadyProcessor
 
+if TYPE_CHECKING:
+    from plex.target import PlexTarget
+
 DRAINER_LOG = "drainer.log"
-
-
-@dataclass
-class StashSession:
-    client: StashClient
-    settings: Settings
 
 
 class Services:
@@ -66,7 +64,7 @@ class Services:
         add_secrets(client.secrets)
         return client
 
-    def read_settings(self, client: StashClient, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
+    def read_settings(self, client: StashClient, overrides: Optional[Mapping[str, object]] = None) -> Settings:
         """PlexSync's settings as Stash stores them; `overrides` (CLI flags, PLEXSYNC_*) win."""
         values = dict(client.plugin_settings(PLUGIN_ID))
         values.update(overrides or {})
@@ -75,7 +73,7 @@ class Services:
         return settings
 
     def connect_stash(self, connection: StashConnection,
-                      overrides: Optional[Mapping[str, Any]] = None) -> StashSession:
+                      overrides: Optional[Mapping[str, object]] = None) -> StashSession:
         """A Stash client and the settings read through it; writes nothing (see remember_stash)."""
         client = self.stash_client(connection)
         try:
@@ -89,7 +87,9 @@ class Services:
         """Leave the detached drainer the connection (with the API key, once known) and the hook
         the settings it needs (the snapshot)."""
         save_connection(self.data_dir, session.client.connection)
-        write_hook_snapshot(self.data_dir, session.settings)
+        from hooks.snapshot import write_hook_snapshot
+
+        write_hook_snapshot(self.data_dir, session.settings.enabled, time.time())
 
     def check_plex(self, settings: Settings) -> None:
         """Connect to Plex (GET /) and let go again; raises what connecting raises (the health check)."""
@@ -97,16 +97,17 @@ class Services:
 
         PlexClient.connect(settings, self.data_dir).close()
 
-    def connect_plex(self, settings: Settings, fetch_image: Callable[[str], bytes], database: Any = None) -> Any:
+    def connect_plex(self, settings: Settings, fetch_image: Callable[[str], bytes],
+                     database: Optional[Database] = None) -> "PlexTarget":
         """A connected `plex.target.PlexTarget` (imported here: only runs that talk to Plex pay for plexapi),
-        on the process's database, or on `database` (the preview's copy, sync_queue.snapshot)."""
+        on the process's database, or on `database` (the preview's scratch copy, sync_queue.scratch)."""
         from plex.target import PlexTarget
 
         settings.require_plex()
         return PlexTarget.connect(settings, self.data_dir, database or self.database(), fetch_image)
 
     def processor_factory(self, connection: Optional[StashConnection] = None,
-                          overrides: Optional[Mapping[str, Any]] = None) -> ProcessorFactory:
+                          overrides: Optional[Mapping[str, object]] = None) -> ProcessorFactory:
         """What the drainer calls at start and after a configuration pause: a ready SceneProcessor."""
         from worker.job_step import SceneProcessor
 
@@ -131,7 +132,7 @@ class Services:
         return build
 
     def run_worker(self, connection: Optional[StashConnection] = None,
-                   overrides: Optional[Mapping[str, Any]] = None, log_to_console: bool = False) -> int:
+                   overrides: Optional[Mapping[str, object]] = None, log_to_console: bool = False) -> int:
         """`python PlexSync.py worker`: drain the queue until idle, logging to the data dir (or the console)."""
         from common.datadir import ensure_private_dir
         from common.log import setup_console_logging, setup_file_logging

@@ -63,12 +63,12 @@ class HookInputError(ValueError):
     """The hookContext is not what Stash sends; the message is one line for the protocol's `error`."""
 
 
-class HookJob(namedtuple("HookJob", "scene_id action fields path", defaults=((), None))):
+class HookJob(namedtuple("HookJob", "scene_id action fields", defaults=((),))):
     """What the queue needs to know: which scene, what happened, and (for logs) which fields.
 
     scene_id: int; action: CREATE, UPDATE or DESTROY; fields: the synced fields the edit
-    touched, () when Stash did not say (a scan, a create); path: for DESTROY, the file path
-    Stash reported. A namedtuple, not a dataclass: the hook pays for every import.
+    touched, () when Stash did not say (a scan, a create). A namedtuple, not a dataclass: the
+    hook pays for every import.
     """
 
     __slots__ = ()
@@ -94,7 +94,7 @@ def job_from_hook(hook_context: object) -> HookJob | None:
     if hook_type == SCENE_CREATE:
         return HookJob(scene_id, CREATE)
     if hook_type == SCENE_DESTROY:
-        return HookJob(scene_id, DESTROY, path=_destroy_path(hook_input))
+        return HookJob(scene_id, DESTROY)
     if hook_type != SCENE_UPDATE:
         return None  # a hook type PlexSync does not subscribe to: nothing to do
     if hook_input is None and input_fields is None:
@@ -144,12 +144,4 @@ def _input_keys(hook_input: dict | list | None, scene_id: int) -> tuple[str, ...
     for entry in hook_input or ():  # scenesUpdate: the whole list; find this scene's entry
         if isinstance(entry, dict) and str(entry.get("id", "")).strip() == str(scene_id):
             return tuple(entry)
-    return None
-
-
-def _destroy_path(hook_input: object) -> str | None:
-    if isinstance(hook_input, dict):
-        path = hook_input.get("path")
-        if isinstance(path, str) and path:
-            return path
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from common.datadir import CONNECTION_FILE, read_json
+from common.datadir import CONNECTION_FILE, PLUGIN_DIR, read_json
 from hooks.events import HookInputError, job_from_hook
 from hooks.snapshot import hook_enabled
 from sync_queue.rows import enqueue
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from entry.protocol import PluginInput
 
 ENTITY_PREFIXES = ("Tag", "Performer", "Studio", "Group")  # hooks/entities.py, imported only for them
-PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def remember_stash(plugin_input: PluginInput) -> None:

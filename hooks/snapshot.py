@@ -2,7 +2,7 @@
 
 Settings live in Stash's configuration and cost a GraphQL request to read, too slow for a
 hook that runs inline in every save. Every task and drainer run writes `settings.json`
-(`stash.settings.write_hook_snapshot`) with only what the hook needs; the hook reads it with
+(`write_hook_snapshot`, called by entry/wiring.py) with only what the hook needs; the hook reads it with
 the standard library. A missing or unreadable snapshot means "enabled": an edit queued while
 sync is off costs one skipped job later, an edit dropped while sync is on is lost.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from common.datadir import write_private_json
 from common.fastjson import loads
 
 SNAPSHOT_FILE = "settings.json"
@@ -22,8 +23,15 @@ def snapshot_path(data_dir: str | os.PathLike) -> str:
 
 
 def snapshot_document(enabled: bool, written_at: float) -> dict:
-    """The snapshot as stored; the writer lives in stash.settings, the format lives here."""
+    """The snapshot as stored."""
     return {"version": SNAPSHOT_VERSION, "enabled": bool(enabled), "written_at": float(written_at)}
+
+
+def write_hook_snapshot(data_dir: str | os.PathLike, enabled: bool, now: float) -> str:
+    """Write what the hook needs (the enabled flag and when it was read), owner-only; the path."""
+    path = snapshot_path(data_dir)
+    write_private_json(path, snapshot_document(enabled, now))
+    return path
 
 
 def read_hook_snapshot(data_dir: str | os.PathLike) -> dict:

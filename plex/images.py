@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from common.log import get_logger
-from common.models import Scene, SyncRecord
+from common.models import MAX_IMAGE_BYTES, Scene, SyncRecord
 from common.settings import Settings
 
 log = get_logger("plex.images")
-MAX_IMAGE_BYTES = 25 * 1024 * 1024
-PLEX_UPLOAD_LIMIT = 10_480_000
+PLEX_UPLOAD_LIMIT = 10_480_000  # Plex answers 500 to larger uploads (REAL-SERVERS.md P8; Kometa's margin)
 NO_IMAGE = "none"  # the hash remembered for a URL that served no usable image (placeholder)
 
 

@@ -22,7 +22,6 @@ fragment PlexSyncScene on Scene {
   director
   date
   rating100
-  organized
   updated_at
   files { path size }
   paths { screenshot }
@@ -156,7 +155,6 @@ def scene_from_graphql(data: Mapping[str, Any]) -> Scene:
         files=_files(data.get("files") or ()),
         screenshot_url=_text(paths.get("screenshot")) or None,
         updated_at=_text(data.get("updated_at")),
-        organized=bool(data.get("organized")),
     )
 
 

@@ -89,10 +89,6 @@ class DeadLetters:
             (per_page, (page - 1) * per_page))
         return [_letter(row) for row in rows]
 
-    def get(self, letter_id: int) -> Optional[DeadLetter]:
-        row = self.db.query_one(f"SELECT {_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,))
-        return _letter(row) if row else None
-
     def for_scene(self, scene_id: int) -> Optional[DeadLetter]:
         """The scene's entry (one per scene), or None."""
         row = self.db.query_one(f"SELECT {_COLUMNS} FROM dead_letters WHERE scene_id = ?", (scene_id,))

@@ -12,35 +12,47 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Protocol
 
 from common.errors import SyncError
 from stash.connection import StashConnection
 
+if TYPE_CHECKING:
+    from common.settings import Settings
+    from plex.target import PlexTarget
+    from stash.client import StashClient
+    from stash.session import StashSession
+    from sync_queue.db import Database
+    from sync_queue.stores import Stores
+    from worker.options import WorkerOptions
+    from worker.protocol import ProcessorFactory
+
 Progress = Callable[[float, str], None]
+Overrides = Mapping[str, object]  # settings given on the command line or in PLEXSYNC_* variables
 
 
 class TaskServices(Protocol):
     """What a task is handed to reach Stash and Plex (built by the composition root, entry.wiring)."""
 
-    def database(self) -> Any: ...
+    def database(self) -> "Database": ...
 
-    def stash_client(self, connection: StashConnection) -> Any: ...
+    def stash_client(self, connection: StashConnection) -> "StashClient": ...
 
-    def read_settings(self, client: Any, overrides: Optional[Mapping[str, Any]] = None) -> Any: ...
+    def read_settings(self, client: "StashClient", overrides: Optional[Overrides] = None) -> "Settings": ...
 
-    def connect_stash(self, connection: StashConnection, overrides: Optional[Mapping[str, Any]] = None) -> Any: ...
+    def connect_stash(self, connection: StashConnection, overrides: Optional[Overrides] = None) -> "StashSession": ...
 
-    def remember_stash(self, session: Any) -> None: ...
+    def remember_stash(self, session: "StashSession") -> None: ...
 
     def close(self) -> None: ...
 
-    def check_plex(self, settings: Any) -> None: ...
+    def check_plex(self, settings: "Settings") -> None: ...
 
-    def connect_plex(self, settings: Any, fetch_image: Callable[[str], bytes], database: Any = None) -> Any: ...
+    def connect_plex(self, settings: "Settings", fetch_image: Callable[[str], bytes],
+                     database: Optional["Database"] = None) -> "PlexTarget": ...
 
     def processor_factory(self, connection: Optional[StashConnection] = None,
-                          overrides: Optional[Mapping[str, Any]] = None) -> Any: ...
+                          overrides: Optional[Overrides] = None) -> "ProcessorFactory": ...
 
 
 def no_progress(fraction: float, message: str = "") -> None:
@@ -59,7 +71,7 @@ class TaskContext:
     plugin_dir: Path
     services: TaskServices
     connection: Optional[StashConnection] = None  # None: the connection saved in the data dir
-    overrides: Mapping[str, Any] = field(default_factory=dict)  # settings that win over Stash's
+    overrides: Overrides = field(default_factory=dict)  # settings that win over Stash's
     progress: Progress = no_progress
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
@@ -67,7 +79,7 @@ class TaskContext:
     poll_seconds: float = 0.5
     restart_grace_seconds: float = 15.0  # a drainer just started may take this long to hold its lock
     max_restarts: int = 3  # drainer restarts in a row without progress before the task gives up
-    drainer_options: Any = None  # worker.sync_worker.WorkerOptions for a foreground drainer (tests)
+    drainer_options: Optional["WorkerOptions"] = None  # for a foreground drainer (tests)
 
     def stash_connection(self) -> StashConnection:
         """The connection given, else the one a task or hook saved in the data dir."""
@@ -77,7 +89,7 @@ class TaskContext:
 
         return load_connection(self.data_dir)
 
-    def connect(self, require_plex: bool = True, remember: bool = True) -> Any:
+    def connect(self, require_plex: bool = True, remember: bool = True) -> "StashSession":
         """Connect to Stash, read and validate the settings, and remember the connection for the
         drainer (and the settings for the hook) unless `remember` is off (a run that writes
         nothing). Returns the session (`.client`, `.settings`); the caller closes `session.client`."""
@@ -92,7 +104,7 @@ class TaskContext:
             raise
         return session
 
-    def open_stores(self) -> Any:
+    def open_stores(self) -> "Stores":
         """The queue database's stores (sync_queue.stores.Stores) on the process's one database
         handle; use as a context manager (leaving it keeps the handle open for the process)."""
         from sync_queue.stores import open_stores
@@ -106,7 +118,7 @@ class TaskResult:
 
     title: str
     lines: List[str] = field(default_factory=list)
-    data: Dict[str, Any] = field(default_factory=dict)
+    data: Dict[str, object] = field(default_factory=dict)
     failed: Optional[str] = None  # one line saying what went wrong and what to do
 
     @property
@@ -117,7 +129,7 @@ class TaskResult:
     def text(self) -> str:
         return "\n".join([self.title] + [f"  {line}" for line in self.lines])
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> Dict[str, object]:
         return {"title": self.title, "ok": self.ok, "error": self.failed, "lines": list(self.lines), **self.data}
 
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Collection, Dict, List, Optional
+from typing import TYPE_CHECKING, Collection, Dict, List, Optional, Protocol
 
 from common.errors import NotInPlexYet
 from common.log import get_logger
 from sync_queue.drainer_status import DrainerState
 from tasks.context import TaskContext, plural, span, when
+
+if TYPE_CHECKING:
+    from sync_queue.dead_letters import DeadLetter
+    from sync_queue.stores import Stores
 
 log = get_logger("tasks")
 
@@ -28,6 +32,23 @@ class DrainOutcome:
     drained: bool
     error: Optional[str] = None  # why the task stopped waiting with work left
     note: Optional[str] = None  # e.g. "a background drainer did the work with Stash's settings"
+
+
+class Runner(Protocol):
+    """What QueueWatch needs of whoever starts the drainer (tests stand in for it)."""
+
+    started_at: Optional[float]
+    note: Optional[str]
+
+    def running_elsewhere(self) -> bool: ...
+
+    def in_process(self) -> bool: ...
+
+    def alive(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class _Runner:
@@ -129,14 +150,14 @@ def stale_pause(status: DrainerState, since: float) -> bool:
 class QueueWatch:
     """Drives one drain: start the drainer, poll, draw progress, decide when to stop waiting."""
 
-    def __init__(self, ctx: TaskContext, stores: Any, started_at: float, *, base: float = 0.0,
-                 label: str = "scenes", runner: Any = None) -> None:
+    def __init__(self, ctx: TaskContext, stores: "Stores", started_at: float, *, base: float = 0.0,
+                 label: str = "scenes", runner: Optional[Runner] = None) -> None:
         self.ctx = ctx
         self.stores = stores
         self.started_at = started_at
         self.base = base  # share of the progress bar already used (by paging through Stash)
         self.label = label
-        self.runner = runner or _Runner(ctx)
+        self.runner: Runner = runner or _Runner(ctx)
         self.total = 0
         self._shown = 0.0
         self._nudged = False
@@ -229,13 +250,13 @@ class DrainSummary:
             lines.append("the failed scenes are listed by the 'List failed jobs' task (dlq_list)")
         return lines
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> Dict[str, object]:
         return {"queued": self.queued, "written": self.written, "unchanged": self.unchanged,
                 "dead_lettered": self.dead_lettered, "not_in_plex": self.not_in_plex, "retrying": self.retrying,
                 "still_queued": self.still_queued, "next_retry_at": self.next_retry_at}
 
 
-def summarize(stores: Any, started_at: float, scene_ids: Optional[Collection[int]], now: float,
+def summarize(stores: "Stores", started_at: float, scene_ids: Optional[Collection[int]], now: float,
               examples: int = 5) -> DrainSummary:
     """What happened to `scene_ids` (None: every scene touched) since `started_at`."""
     ours = set(scene_ids) if scene_ids is not None else None
@@ -244,7 +265,7 @@ def summarize(stores: Any, started_at: float, scene_ids: Optional[Collection[int
         return scene_id is not None and (ours is None or scene_id in ours)
 
     written = [s for s in stores.sync_state.synced_since(started_at) if mine(s)]
-    dead: List[Any] = []
+    dead: List["DeadLetter"] = []
     page = 1
     while True:
         letters = stores.dead_letters.list(page=page, per_page=200)

@@ -14,12 +14,16 @@ it on the command line.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from common.errors import SyncError
 from common.settings import WHERE
 from common.task_args import HOW_TO_NAME
 from tasks.context import TaskContext, TaskResult
+
+if TYPE_CHECKING:
+    from stash.client import StashClient
+    from tasks.explain_report import Facts
 
 
 def explain(ctx: TaskContext, scene_id: Optional[int] = None) -> TaskResult:
@@ -51,7 +55,7 @@ def explain(ctx: TaskContext, scene_id: Optional[int] = None) -> TaskResult:
     return render(facts)
 
 
-def _read_state(ctx: TaskContext, facts: Any) -> None:
+def _read_state(ctx: TaskContext, facts: "Facts") -> None:
     """PlexSync's own records of the scene: last write, queued jobs, dead letter, drainer state."""
     from worker.launcher import drainer_running
 
@@ -64,7 +68,7 @@ def _read_state(ctx: TaskContext, facts: Any) -> None:
     facts.drainer_running = drainer_running(ctx.data_dir)
 
 
-def _read_plex(ctx: TaskContext, facts: Any, client: Any) -> None:
+def _read_plex(ctx: TaskContext, facts: "Facts", client: "StashClient") -> None:
     """The match with its trace, the libraries' folders, the matched item (GET) and what was written."""
     from common.errors import NotInPlexYet
     from plex.errors import ItemVanished

@@ -9,10 +9,10 @@ Every list is capped (MAX_SHOWN, then "... and N more") and long text is cut.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, TypedDict
 
 from common.models import Scene, SyncRecord
-from common.pathmap import map_path
+from common.pathmap import PathRule, map_path
 from common.settings import WHERE, Settings
 from sync_queue.drainer_status import DrainerState
 from tasks.context import TaskResult, plural, when
@@ -29,6 +29,14 @@ MAX_TEXT = 300
 MAX_LINE = 1000  # Stash's log reader breaks on very long lines
 SYNC_ACTION = "run the task 'Sync changed scenes' (python PlexSync.py sync)"
 RETRY_ACTION = "run the task 'Retry failed jobs' (python PlexSync.py dlq retry)"
+
+
+class Verdict(TypedDict):
+    """A Plex item a lookup found for the scene, and why it was taken or refused."""
+
+    rating_key: int
+    path: str
+    verdict: str
 
 
 @dataclass
@@ -50,7 +58,7 @@ class Facts:
     item: Optional["ItemState"] = None
     item_error: str = ""
     plex_error: str = ""  # Plex could not be asked (settings, token, unreachable)
-    written: Dict[str, Any] = field(default_factory=dict)
+    written: Dict[str, object] = field(default_factory=dict)
     would_write: bool = False
 
     @property
@@ -171,9 +179,11 @@ def _missing(facts: Facts) -> Tuple[str, str, str]:
         fix = (f"add a rule `{_folder(first)}=>FOLDER AS PLEX SEES IT` to path_map in {WHERE} (or add that "
                "folder to a Plex library)")
         return "unmapped", cause, fix
-    rule = _rule_used(facts, first)
+    # the first file a rule applies to (the first file itself unless only a later one is mapped)
+    rule, shown = next((rule, path) for rule, path in ((_rule_used(facts, f.path), m) for f, m in zip(files, mapped))
+                       if rule is not None)
     cause = (f"mapped path unknown to Plex: path_map rule `{rule.stash_prefix}=>{rule.plex_prefix}` gives "
-             f"{mapped[0]}, which is in none of the library folders PlexSync syncs ({folders})")
+             f"{shown}, which is in none of the library folders PlexSync syncs ({folders})")
     fix = (f"correct that rule in path_map in {WHERE} so it gives the path Plex shows for the file, or add the "
            "folder to a Plex library (and to plex_library, if that setting names libraries)")
     return "mapped_outside_plex", cause, fix
@@ -252,14 +262,14 @@ def _matching(facts: Facts) -> List[str]:
     return lines
 
 
-def _candidates(facts: Facts) -> List[Dict[str, Any]]:
+def _candidates(facts: Facts) -> List["Verdict"]:
     """Every item a lookup found, with why it was taken or refused."""
     from plex.matcher import AMBIGUOUS, similarity
 
     result = facts.result
     if result is None:
         return []
-    entries: Dict[Tuple[int, int, str], Dict[str, Any]] = {}
+    entries: Dict[Tuple[int, int, str], Verdict] = {}
     sizes = [f.size for f in facts.scene.files if f.size]
     for probe in facts.trace:
         for candidate in probe.refused:
@@ -341,7 +351,7 @@ def _queue(facts: Facts) -> List[str]:
 
 # -- small helpers ----------------------------------------------------------------------------
 
-def _job_state(job: Any, busy: bool, now: float) -> str:
+def _job_state(job: "Job", busy: bool, now: float) -> str:
     if busy:
         state = "in progress"
     elif job.not_before > now:
@@ -351,7 +361,7 @@ def _job_state(job: Any, busy: bool, now: float) -> str:
     return state + (f", {plural(job.attempts, 'failed attempt')}" if job.attempts else "")
 
 
-def _rule_used(facts: Facts, path: str) -> Any:
+def _rule_used(facts: Facts, path: str) -> Optional[PathRule]:
     """The path_map rule map_path uses for `path` (the longest that applies), or None."""
     return next((rule for rule in facts.settings.path_rules if rule.apply(path) is not None), None)
 

@@ -9,12 +9,16 @@ Plex's index and suggests the path_map that would have matched. Nothing is writt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from common.errors import ConfigurationError, SyncError, TokenRejected
 from common.log import add_secrets
 from common.settings import WHERE, Settings, settings_from_mapping
 from tasks.context import TaskContext, TaskResult, plural
+
+if TYPE_CHECKING:
+    from plex.target import PlexTarget
+    from stash.client import StashClient
 
 SAMPLE = 10
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
@@ -76,7 +80,7 @@ def health(ctx: TaskContext, sample: int = SAMPLE) -> TaskResult:
     return result
 
 
-def _stash(ctx: TaskContext, report: _Report) -> Any:
+def _stash(ctx: TaskContext, report: _Report) -> Optional["StashClient"]:
     try:
         client = ctx.services.stash_client(ctx.stash_connection())
     except SyncError as exc:
@@ -93,7 +97,7 @@ def _stash(ctx: TaskContext, report: _Report) -> Any:
     return client
 
 
-def _settings(ctx: TaskContext, client: Any, report: _Report) -> Optional[Settings]:
+def _settings(ctx: TaskContext, client: Optional["StashClient"], report: _Report) -> Optional[Settings]:
     try:
         settings = (ctx.services.read_settings(client, ctx.overrides) if client is not None
                     else settings_from_mapping(dict(ctx.overrides)))
@@ -108,7 +112,8 @@ def _settings(ctx: TaskContext, client: Any, report: _Report) -> Optional[Settin
     return settings
 
 
-def _plex(ctx: TaskContext, settings: Settings, client: Any, report: _Report) -> Any:
+def _plex(ctx: TaskContext, settings: Settings, client: Optional["StashClient"],
+          report: _Report) -> Optional["PlexTarget"]:
     try:
         ctx.services.check_plex(settings)
     except TokenRejected:
@@ -159,7 +164,18 @@ def _no_images(url: str) -> bytes:
     raise ConfigurationError("Stash is not connected")
 
 
-def _matching(client: Any, target: Any, settings: Settings, sample: int, report: _Report) -> None:
+@dataclass
+class _Tally:
+    """The sampled scenes' matches: found (by file name only), ambiguous, missing."""
+
+    found: int = 0
+    by_name: int = 0
+    ambiguous: int = 0
+    missing: int = 0
+    suggestion: Optional[str] = None  # a path_map pair that would match by full path
+
+
+def _matching(client: "StashClient", target: "PlexTarget", settings: Settings, sample: int, report: _Report) -> None:
     from plex.matcher import AMBIGUOUS, MATCHED
 
     try:
@@ -171,11 +187,8 @@ def _matching(client: Any, target: Any, settings: Settings, sample: int, report:
     if not scenes:
         report.add("matching", WARN, "Stash has no scenes to try", "scan your library in Stash")
         return
-    found, by_name, ambiguous, missing, lines, suggestion = 0, 0, 0, 0, [], None
-    for scene_id in ids:
-        scene = scenes.get(scene_id)
-        if scene is None:
-            continue
+    tally, lines = _Tally(), []
+    for scene in (scenes[scene_id] for scene_id in ids if scene_id in scenes):
         label = f"scene {scene.id} {scene.title[:60]!r}" if scene.title else f"scene {scene.id}"
         if not scene.files:
             lines.append(f"    {label}: no files in Stash")
@@ -187,40 +200,44 @@ def _matching(client: Any, target: Any, settings: Settings, sample: int, report:
             continue
         stash_path, plex_path = scene.files[0].path, result.mapped_paths[0] if result.mapped_paths else "?"
         if result.status == MATCHED:
-            found += 1
+            tally.found += 1
             lines.append(f"    {label}: {stash_path} → {plex_path} → Plex item {result.rating_key} ({result.step} match)")
             if result.step.startswith("basename"):
-                by_name += 1
-                suggestion = suggestion or _suggest(stash_path, result.candidates)
+                tally.by_name += 1
+                tally.suggestion = tally.suggestion or _suggest(stash_path, result.candidates)
         elif result.status == AMBIGUOUS:
-            ambiguous += 1
+            tally.ambiguous += 1
             lines.append(f"    {label}: {stash_path} → {len(result.candidates)} Plex items: {', '.join(result.candidates[:3])}")
         else:
-            missing += 1
+            tally.missing += 1
             lines.append(f"    {label}: {stash_path} → {plex_path} → not in Plex")
-    tried = found + ambiguous + missing
-    detail = f"{found} of {plural(tried, 'sampled scene')} found in Plex"
-    if by_name:
-        detail += f", {by_name} by file name only"
-    if ambiguous:
-        detail += f", {ambiguous} ambiguous"
+    _matching_verdict(tally, target, report)
+    report.lines.extend(lines)
+
+
+def _matching_verdict(tally: _Tally, target: "PlexTarget", report: _Report) -> None:
+    tried = tally.found + tally.ambiguous + tally.missing
+    detail = f"{tally.found} of {plural(tried, 'sampled scene')} found in Plex"
+    if tally.by_name:
+        detail += f", {tally.by_name} by file name only"
+    if tally.ambiguous:
+        detail += f", {tally.ambiguous} ambiguous"
     folders = ", ".join(loc for section in target.reads.sections() for loc in section.locations)
-    if tried and found == tried and not by_name:
+    if tried and tally.found == tried and not tally.by_name:
         report.add("matching", PASS, detail)
-    elif found == 0 and missing:
+    elif tally.found == 0 and tally.missing:
         report.add("matching", FAIL, detail + "; nothing matched",
                    f"Plex's libraries are in {folders}: set path_map in {WHERE} so the mapped paths above lie there")
     else:
         hints = []
-        if by_name:
-            hints.append((f"set path_map to {suggestion!r}" if suggestion else "set path_map")
+        if tally.by_name:
+            hints.append((f"set path_map to {tally.suggestion!r}" if tally.suggestion else "set path_map")
                          + f" in {WHERE}: a file-name match breaks when two files share a name")
-        if missing:
+        if tally.missing:
             hints.append("scenes not in Plex yet appear after Plex scans them")
-        if ambiguous:
+        if tally.ambiguous:
             hints.append("several items for one scene: remove duplicates in Plex or turn strict_matching off")
         report.add("matching", WARN, detail, "; ".join(hints))
-    report.lines.extend(lines)
 
 
 def _suggest(stash_path: str, plex_paths: Tuple[str, ...]) -> Optional[str]:

@@ -8,13 +8,23 @@ bounded number of examples.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Dict, List, Optional, TypedDict
 
 from tasks.context import TaskContext, TaskResult, plural
 
 PAGE_SIZE = 500
 EXAMPLES = 10
 
+
+
+class Example(TypedDict, total=False):
+    """One scene shown as an example of a problem (as it appears in --json)."""
+
+    scene_id: int
+    title: str
+    looked_for: List[str]  # not in Plex: the paths looked for
+    candidates: List[str]  # ambiguous: the Plex files it matches
+    step: str
 
 def match_report(ctx: TaskContext, examples: int = EXAMPLES) -> TaskResult:
     """Counts of matched, missing, ambiguous and file-less scenes, with examples of each problem."""
@@ -28,7 +38,7 @@ def match_report(ctx: TaskContext, examples: int = EXAMPLES) -> TaskResult:
         target.reads.ensure_fresh()
         total = client.count_scenes()
         counts = {"matched": 0, "missing": 0, "ambiguous": 0, "no_files": 0}
-        samples: Dict[str, List[Dict[str, Any]]] = {"missing": [], "ambiguous": [], "no_files": []}
+        samples: Dict[str, List[Example]] = {"missing": [], "ambiguous": [], "no_files": []}
         seen = 0
         for ids in client.iter_scene_id_pages(page_size=PAGE_SIZE):
             scenes = client.find_scenes_by_ids(ids)
@@ -36,6 +46,7 @@ def match_report(ctx: TaskContext, examples: int = EXAMPLES) -> TaskResult:
                 scene = scenes.get(scene_id)
                 if scene is None:
                     continue  # deleted while we paged
+                entry: Optional[Example]
                 if not scene.files:
                     kind, entry = "no_files", {"scene_id": scene.id, "title": scene.title}
                 else:
@@ -60,7 +71,7 @@ def match_report(ctx: TaskContext, examples: int = EXAMPLES) -> TaskResult:
     return _render(counts, samples, session.settings.strict_matching)
 
 
-def _render(counts: Dict[str, int], samples: Dict[str, List[Dict[str, Any]]], strict: bool) -> TaskResult:
+def _render(counts: Dict[str, int], samples: Dict[str, List[Example]], strict: bool) -> TaskResult:
     scanned = sum(counts.values())
     lines = [f"{plural(scanned, 'scene')}: {counts['matched']:,} found in Plex, {counts['missing']:,} not in Plex, "
              f"{counts['ambiguous']:,} ambiguous (several Plex items), {counts['no_files']:,} without files"]
@@ -79,6 +90,7 @@ def _render(counts: Dict[str, int], samples: Dict[str, List[Dict[str, Any]]], st
     return TaskResult("Match report", lines, {"mode": "match_report", "scenes": scanned, **counts, "examples": samples})
 
 
-def _title(entry: Dict[str, Any]) -> str:
-    return f" {entry['title'][:60]!r}" if entry.get("title") else ""
+def _title(entry: Example) -> str:
+    title = entry.get("title")
+    return f" {title[:60]!r}" if title else ""
 

@@ -4,7 +4,7 @@ It walks the scenes as a sync does (bounded id pages, the scenes of each page in
 requests, the matched items of a page read together), and asks `PlexTarget.preview_scene` —
 the sync's own matching and edit planning, stopped before the writes — what each scene would
 change. Plex sees only GET requests (no edit, rating, upload or scan). PlexSync's state is not
-touched either: the run works on a temporary copy of the queue database (sync_queue.snapshot),
+touched either: the run works on a temporary copy of the queue database (sync_queue.scratch),
 so the queue, dead letters, sync state and path index are as they were, and the Stash
 connection is not remembered. The text is bounded (the first `details` changing scenes in
 full, a few examples of the rest, then totals); `emit` receives every scene as a JSON object
@@ -12,9 +12,12 @@ full, a few examples of the rest, then totals); `emit` receives every scene as a
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 from tasks.context import TaskContext, TaskResult, plural
+
+if TYPE_CHECKING:
+    from plex.preview import FieldChange, ScenePreview
 
 PAGE_SIZE = 500
 DETAILS = 20
@@ -23,10 +26,10 @@ SHOWN_CHARS = 60
 
 
 def preview(ctx: TaskContext, force: bool = False, hours: Optional[float] = None, details: int = DETAILS,
-            emit: Optional[Callable[[Dict[str, Any]], None]] = None) -> TaskResult:
+            emit: Optional[Callable[[Dict[str, object]], None]] = None) -> TaskResult:
     """Every scene (or those updated in the last `hours`) as a sync would leave its Plex item."""
     from stash.scenes import recent_cutoff
-    from sync_queue.snapshot import snapshot_database
+    from sync_queue.scratch import scratch_copy
     from sync_queue.sync_state import SyncStateStore
 
     updated_since = recent_cutoff(hours) if hours is not None else None
@@ -34,7 +37,7 @@ def preview(ctx: TaskContext, force: bool = False, hours: Optional[float] = None
     client = session.client
     report = _Report(max(0, int(details)))
     try:
-        with snapshot_database(ctx.data_dir) as database:
+        with scratch_copy(ctx.data_dir) as database:
             state = SyncStateStore(database)
             target = ctx.services.connect_plex(session.settings, client.fetch_image, database)
             try:
@@ -73,7 +76,7 @@ class _Report:
         self.problems: List[str] = []
         self.more = 0
 
-    def add(self, answer: Any) -> None:
+    def add(self, answer: "ScenePreview") -> None:
         from plex.preview import CHANGE, FAILED, UNMATCHED
 
         self.totals.add(answer)
@@ -106,7 +109,7 @@ class _Report:
         return TaskResult(title, lines, {"mode": "preview", "force": force, "hours": hours, "totals": totals})
 
 
-def _scene_lines(answer: Any) -> List[str]:
+def _scene_lines(answer: "ScenePreview") -> List[str]:
     name = f" {answer.title[:SHOWN_CHARS]!r}" if answer.title else ""
     lines = [f"scene {answer.scene_id}{name} → Plex {answer.item_type} {answer.rating_key} ({answer.step} match):"]
     locked = [change.name for change in answer.fields if change.name in answer.locks]
@@ -122,7 +125,7 @@ def _scene_lines(answer: Any) -> List[str]:
     return lines
 
 
-def _field_text(change: Any) -> str:
+def _field_text(change: "FieldChange") -> str:
     if change.kept:
         return "kept as edited by hand in Plex (preserve_plex_edits)"
     if not change.written:
@@ -135,7 +138,7 @@ def _field_text(change: Any) -> str:
     return f"{_short(change.before)} → {_short(change.after)}"
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     if value is None or value == "":
         return "(none)"
     if isinstance(value, float):

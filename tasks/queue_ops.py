@@ -7,11 +7,14 @@ heartbeat, the circuit breaker, a configuration pause — rather than probing Pl
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from sync_queue.drainer_status import BreakerState, DrainerState
 from tasks.context import TaskContext, TaskResult, ago, plural, when
 from tasks.drain import paused_on, scene_message
+
+if TYPE_CHECKING:
+    from sync_queue.entity_changes import PendingChange
 
 LIST_LIMIT = 50
 PURGE_DAYS = 30.0
@@ -63,7 +66,7 @@ def status(ctx: TaskContext) -> TaskResult:
     return TaskResult("PlexSync status", lines, data)
 
 
-def _changes_line(changes: List[Any]) -> str:
+def _changes_line(changes: List["PendingChange"]) -> str:
     """e.g. "renames being queued: tag 12 renamed (past scene 4,000), performer 3 deleted"."""
     shown = [change.what + (f" (past scene {change.after_id:,})" if change.after_id else "")
              + (f", waiting: {change.last_error}" if change.last_error else "") for change in changes[:5]]
@@ -97,7 +100,7 @@ def dlq_list(ctx: TaskContext, limit: int = LIST_LIMIT) -> TaskResult:
     with ctx.open_stores() as stores:
         total = stores.dead_letters.count()
         letters = stores.dead_letters.list(page=1, per_page=limit)
-    entries: List[Dict[str, Any]] = []
+    entries: List[Dict[str, object]] = []
     lines: List[str] = []
     for letter in letters:
         event = letter.job.get("event") if isinstance(letter.job, dict) else None

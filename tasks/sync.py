@@ -8,11 +8,15 @@ writer's hash check to skip unchanged scenes (one Stash read per batch, no Plex 
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from common.log import get_logger
 from tasks.context import TaskContext, TaskResult, plural, span, when
-from tasks.drain import DrainSummary, QueueWatch, describe_wait, summarize
+from tasks.drain import DrainOutcome, DrainSummary, QueueWatch, describe_wait, summarize
+
+if TYPE_CHECKING:
+    from stash.client import StashClient
+    from sync_queue.stores import Stores
 
 log = get_logger("tasks.sync")
 PAGE_SIZE = 500
@@ -87,7 +91,7 @@ def _sync(ctx: TaskContext, title: str, reason: str, *, force: bool, updated_sin
     return _finish(ctx, result, summary, outcome, started)
 
 
-def _enqueue(ctx: TaskContext, client: Any, stores: Any, watch: QueueWatch, reason: str, force: bool,
+def _enqueue(ctx: TaskContext, client: "StashClient", stores: "Stores", watch: QueueWatch, reason: str, force: bool,
              updated_since: Optional[str]) -> List[int]:
     total = client.count_scenes(updated_since)
     scene_ids: List[int] = []
@@ -103,7 +107,7 @@ def _enqueue(ctx: TaskContext, client: Any, stores: Any, watch: QueueWatch, reas
     return scene_ids
 
 
-def _finish(ctx: TaskContext, result: TaskResult, summary: DrainSummary, outcome: Any, started: float) -> TaskResult:
+def _finish(ctx: TaskContext, result: TaskResult, summary: DrainSummary, outcome: DrainOutcome, started: float) -> TaskResult:
     now = ctx.clock()
     result.lines.extend(summary.lines(now, ctx.foreground))
     result.lines.append(describe_wait(outcome, now - started))
@@ -117,7 +121,7 @@ def _finish(ctx: TaskContext, result: TaskResult, summary: DrainSummary, outcome
     return result
 
 
-def _add_retry_time(result: TaskResult, stores: Any, now: float) -> None:
+def _add_retry_time(result: TaskResult, stores: "Stores", now: float) -> None:
     due = stores.jobs.counts(now).next_due_at
     if due:
         result.lines.append(f"next retry {when(due, now)}")

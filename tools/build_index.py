@@ -26,7 +26,11 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
-PLUGIN_ID = "PlexSync"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from common.datadir import PLUGIN_ID  # noqa: E402
+
 ZIP_NAME = f"{PLUGIN_ID}.zip"
 PRODUCT_PACKAGES = ("common", "entry", "hooks", "plex", "stash", "sync_queue", "tasks", "worker")
 TOP_FILES = ("PlexSync.yml", "PlexSync.py", "requirements.txt", "README.md", "LICENSE", "CHANGELOG.md")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Callable, Dict, List, Optional, Set
 
 from common.errors import CONFIG, ITEM, PLEX, SPREAD_ITEMS, STASH, PlexServerError
 from sync_queue.drainer_status import BreakerState
@@ -47,7 +47,7 @@ class CircuitBreaker:
         self.openings = 0  # how often it opened in this process
         self.last_error = ""
         self._probe_failures = 0
-        self._items_failing: Set[Any] = set()  # items with a 500 since the last success
+        self._items_failing: Set[object] = set()  # items with a 500 since the last success
         self._lock = threading.RLock()
 
     @property
@@ -67,12 +67,7 @@ class CircuitBreaker:
         with self._lock:
             return self.next_probe_at is not None and now >= self.next_probe_at
 
-    def allows(self, now: float) -> bool:
-        """Closed, or open and a probe is due."""
-        with self._lock:
-            return self.next_probe_at is None or now >= self.next_probe_at
-
-    def record_failure(self, now: float, error: Optional[BaseException] = None, subject: Any = None) -> bool:
+    def record_failure(self, now: float, error: Optional[BaseException] = None, subject: object = None) -> bool:
         """Count a failure of a request; True when the breaker is open afterwards.
 
         `error` None or server-wide: counts towards `threshold`. A `PlexServerError` counts
@@ -141,7 +136,7 @@ class Breakers:
         self.clock = clock
         self.by_scope: Dict[str, CircuitBreaker] = {PLEX: plex, STASH: stash}
 
-    def report(self, server: str, error: Optional[BaseException] = None, subject: Any = None) -> bool:
+    def report(self, server: str, error: Optional[BaseException] = None, subject: object = None) -> bool:
         """How one request to `server` ("plex" or "stash") went; True when the failure concerns
         more than `subject` (a server is down, the settings are wrong, 500s spread): stop the batch.
 

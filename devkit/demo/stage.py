@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional
 
-from common.datadir import ENV_DATA_DIR
+from common.datadir import ENV_DATA_DIR, PLUGIN_ID
 from devkit.processes import lock_holder, processes_for, stop_processes
 
 REPO = Path(__file__).resolve().parents[2]
-PLUGIN_ID = "PlexSync"
 
 
 class PluginRun(NamedTuple):

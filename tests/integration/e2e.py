@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import pytest
 
+from common.datadir import PLUGIN_ID
 from devkit.fakes.plex_server import FakePlexServer
 from devkit.fakes.stash_server import FakeStashServer
 from devkit.fakes.world import World, build_world
@@ -39,7 +40,6 @@ from tests.helpers.procs import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PLEXSYNC = REPO / "PlexSync.py"
-PLUGIN_ID = "PlexSync"
 PLEX_TOKEN = "e2e-plex-token"
 RUN_TIMEOUT = 300.0  # a deadline for hung processes, not a timing assertion
 

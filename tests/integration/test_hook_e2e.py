@@ -17,7 +17,7 @@ import pytest
 
 from common.settings import settings_from_mapping
 from devkit.processes import processes_for, stop_processes
-from stash.settings import write_hook_snapshot
+from hooks.snapshot import write_hook_snapshot
 from sync_queue.rows import enqueue
 from tests.integration.e2e import wait_until
 
@@ -222,7 +222,7 @@ def test_an_update_of_unsynced_fields_enqueues_nothing(plexsync):
 def test_sync_switched_off_in_the_settings_snapshot_enqueues_nothing(plexsync):
     fakes = plexsync(scenes=10, seed=2)
     fakes.configure(enabled=False)
-    write_hook_snapshot(fakes.data_dir, settings_from_mapping({"enabled": False}))  # what any task run leaves
+    write_hook_snapshot(fakes.data_dir, settings_from_mapping({"enabled": False}).enabled, 0.0)  # as any task run leaves
     run = fakes.run_plugin(update_stdin(fakes, 1, {"id": "1", "title": "Not now"}, ["id", "title"]))
     assert run.returncode == 0
     assert run.result == {"output": "PlexSync is disabled (setting 'enabled' is off)", "error": None}

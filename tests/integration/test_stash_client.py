@@ -2,19 +2,29 @@
 import pytest
 from graphql import build_schema, parse, validate
 
+from common.datadir import PLUGIN_ID
 from common.errors import ConfigurationError, PermanentError, StashUnreachable, TransientError
-from common.settings import Settings
+from common.settings import Settings, settings_from_mapping
 from devkit.fakes.stash_server import FakeStashServer
 from devkit.fakes.world import build_world
 from devkit.shared_data import STASH_SCHEMA
 from stash.client import MAX_IDS_PER_REQUEST, MAX_PAGE_SIZE, StashClient
-from stash.connection import StashConnection
-from stash.settings import load_settings
+from stash.connection import StashConnection, connection_from_server_connection, connection_from_url
 
 API_KEY = "eyJhbGciOiJIUzI1NiJ9.TEST-API-KEY-0123456789"
 COOKIE = "MTcwMDAwMDAwMHxURVNULUNPT0tJRQ=="
 WORLD = build_world(scenes=620, seed=11)
 FIND = "POST /graphql PlexSyncFindScenes"
+
+
+def client_from_stdin(server_connection, **options):
+    """Connect with what Stash puts on the plugin's stdin (as a task does)."""
+    return StashClient(connection_from_server_connection(server_connection), **options)
+
+
+def client_from_url(url, api_key="", **options):
+    """Connect to a URL like http://localhost:9999 with an optional API key (as the CLI does)."""
+    return StashClient(connection_from_url(url, api_key), **options)
 
 
 def stdin_connection(port, cookie=COOKIE):
@@ -43,7 +53,7 @@ def locked_stash():
 
 @pytest.fixture
 def client(open_stash):
-    with StashClient.from_server_connection(stdin_connection(open_stash.port, cookie=None)) as connected:
+    with client_from_stdin(stdin_connection(open_stash.port, cookie=None)) as connected:
         open_stash.reset_counts()
         yield connected
 
@@ -56,20 +66,20 @@ def assert_secret_free(message):
 
 
 def test_connects_from_server_connection_without_login(open_stash):
-    with StashClient.from_server_connection(stdin_connection(open_stash.port, cookie=None)) as client:
+    with client_from_stdin(stdin_connection(open_stash.port, cookie=None)) as client:
         assert client.url == f"http://127.0.0.1:{open_stash.port}"
         assert client.connection.api_key == "" and client.version() == "v0.28.1"
 
 
 def test_switches_from_the_session_cookie_to_the_api_key(locked_stash):
-    with StashClient.from_server_connection(stdin_connection(locked_stash.port)) as client:
+    with client_from_stdin(stdin_connection(locked_stash.port)) as client:
         assert client.connection.api_key == API_KEY and client.connection.cookie_value == ""
         locked_stash.session_cookie = "expired"  # an hour later the cookie is no longer valid
         assert client.count_scenes() == len(WORLD.scene_ids)
 
 
 def test_connects_from_a_url_and_api_key(locked_stash):
-    with StashClient.from_url(locked_stash.url, API_KEY) as client:
+    with client_from_url(locked_stash.url, API_KEY) as client:
         assert client.count_scenes() == len(WORLD.scene_ids)
 
 
@@ -77,9 +87,9 @@ def test_connects_from_a_url_and_api_key(locked_stash):
 def test_refused_login_names_the_api_key_and_hides_secrets(locked_stash, how):
     with pytest.raises(ConfigurationError) as raised:
         if how == "no credentials":
-            StashClient.from_server_connection(stdin_connection(locked_stash.port, cookie=None))
+            client_from_stdin(stdin_connection(locked_stash.port, cookie=None))
         else:
-            StashClient.from_url(locked_stash.url, API_KEY[::-1])
+            client_from_url(locked_stash.url, API_KEY[::-1])
     message = str(raised.value)
     assert "API key" in message and "401" in message
     assert_secret_free(message) and API_KEY[::-1] not in message
@@ -106,7 +116,7 @@ def test_stash_going_down_and_up_again(client, open_stash):
 
 
 def test_a_hung_stash_times_out_as_not_reachable(open_stash):
-    with StashClient.from_url(open_stash.url, read_timeout=0.3) as client:
+    with client_from_url(open_stash.url, read_timeout=0.3) as client:
         open_stash.hang_next(seconds=5, route="/graphql", apply=False)
         with pytest.raises(StashUnreachable, match="not reachable .*no answer within 0.3 s"):
             client.count_scenes()
@@ -140,7 +150,7 @@ def test_answers_are_classified_once(client, open_stash, status, body, error, wo
 
 def test_a_query_stash_rejects_is_a_configuration_error(client):
     with pytest.raises(ConfigurationError, match="rejected PlexSync's Broken query"):
-        client._graphql("query Broken { findScenes { no_such_field } }")
+        client._transport.graphql("query Broken { findScenes { no_such_field } }")
 
 
 # --- scenes -------------------------------------------------------------------------------------
@@ -243,12 +253,12 @@ def test_updated_since_filters_by_updated_at_text(client, open_stash):
 
 def test_plugin_settings_and_defaults(client, open_stash):
     assert client.plugin_settings() == {}
-    assert load_settings(client) == Settings()
+    assert settings_from_mapping(client.plugin_settings(PLUGIN_ID)) == Settings()
     open_stash.set_plugin_config("PlexSync", {"plex_url": "http://plex:32400", "max_retries": 2,
                                               "sync_art": False})
     open_stash.set_plugin_config("OtherPlugin", {"x": 1})
     assert client.plugin_settings() == {"plex_url": "http://plex:32400", "max_retries": 2, "sync_art": False}
-    settings = load_settings(client)
+    settings = settings_from_mapping(client.plugin_settings(PLUGIN_ID))
     assert (settings.plex_url, settings.max_retries, settings.sync_art, settings.sync_tags) == \
         ("http://plex:32400", 2, False, True)
 
@@ -257,7 +267,7 @@ def test_plugin_settings_and_defaults(client, open_stash):
 
 
 def test_fetch_image_sends_the_credentials(locked_stash):
-    with StashClient.from_server_connection(stdin_connection(locked_stash.port)) as client:
+    with client_from_stdin(stdin_connection(locked_stash.port)) as client:
         scene = client.find_scenes_by_ids([2])[2]
         image = client.fetch_image(scene.screenshot_url)
         assert image == locked_stash.screenshot_bytes(2) and image.startswith(b"\x89PNG")
@@ -270,7 +280,7 @@ def test_fetch_image_sends_the_credentials(locked_stash):
 
 
 def test_fetch_image_never_sends_credentials_to_another_host(locked_stash):
-    with StashClient.from_url(locked_stash.url, API_KEY) as client:
+    with client_from_url(locked_stash.url, API_KEY) as client:
         locked_stash.reset_counts()
         image = client.fetch_image("http://stash.example.invalid:1234/scene/3/screenshot?t=1")
         assert image == locked_stash.screenshot_bytes(3)
@@ -278,7 +288,7 @@ def test_fetch_image_never_sends_credentials_to_another_host(locked_stash):
 
 
 def test_fetch_image_is_bounded(open_stash):
-    with StashClient.from_url(open_stash.url, max_image_bytes=100) as client:
+    with client_from_url(open_stash.url, max_image_bytes=100) as client:
         with pytest.raises(PermanentError, match="larger than"):
             client.fetch_image(f"{open_stash.url}/scene/1/screenshot")
 
@@ -293,7 +303,7 @@ def test_missing_image_is_permanent(client, open_stash):
 
 def test_every_document_sent_is_valid_against_the_real_schema(open_stash):
     schema = build_schema(STASH_SCHEMA.read_text(encoding="utf-8"))
-    with StashClient.from_url(open_stash.url) as client:
+    with client_from_url(open_stash.url) as client:
         client.version()
         client.plugin_settings()
         client.find_scenes_by_ids([1, 2])
@@ -312,7 +322,7 @@ def test_scene_ids_with_an_entity_follow_the_hierarchy_and_page_by_id(open_stash
     store = open_stash.store
     parent, child = sorted(store.tags)[:2]
     store.tags[child] = store.tags[child]._replace(parent_ids=(parent,))
-    with StashClient.from_server_connection(stdin_connection(open_stash.port, cookie=None)) as client:
+    with client_from_stdin(stdin_connection(open_stash.port, cookie=None)) as client:
         carriers = sorted(r.id for r in store.scenes() if {parent, child} & set(r.tag_ids))
         assert client.scene_ids_with("tag", parent, 0, 1000) == carriers
         assert client.scene_ids_with("tag", parent, carriers[2], 3) == carriers[3:6]

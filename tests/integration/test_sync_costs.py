@@ -19,6 +19,7 @@ from devkit.fakes.stash_server import FakeStashServer
 from devkit.fakes.world import World, build_world
 from plex.target import PlexTarget
 from stash.client import StashClient
+from stash.connection import connection_from_url
 from sync_queue.db import Database
 from sync_queue.jobs import Job
 from worker.job_step import SceneProcessor
@@ -74,7 +75,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     stash.start()
     plex.start()
     settings = settings_from_mapping({"plex_url": plex.url, "plex_token": plex.token, "path_map": world.path_map})
-    client = StashClient.from_url(stash.url)
+    client = StashClient(connection_from_url(stash.url))
     database = Database(tmp_path)
     target = PlexTarget.connect(settings, tmp_path, database, client.fetch_image, recent_interval=0.0)
     try:

@@ -65,17 +65,17 @@ def test_scene_created_in_the_ui_is_a_create_job():
     assert job_from_hook(context) == HookJob(3, CREATE)
 
 
-def test_single_destroy_records_the_path():
+def test_single_destroy_is_a_destroy_job():  # the file path Stash sends is not needed (it was never used)
     context = {"id": 5, "type": "Scene.Destroy.Post",
                "input": {"id": "5", "delete_file": False, "delete_generated": True,
                          "checksum": "", "oshash": "abc", "path": "/data/a.mp4"}}
-    assert job_from_hook(context) == HookJob(5, DESTROY, path="/data/a.mp4")
+    assert job_from_hook(context) == HookJob(5, DESTROY)
 
 
 def test_multi_destroy_fires_per_scene_and_jobs_only_that_scene():
     bulk = {"ids": ["5", "6", "7"], "delete_file": True, "path": "/data/b.mp4"}
     job = job_from_hook({"id": 6, "type": "Scene.Destroy.Post", "input": bulk})
-    assert job == HookJob(6, DESTROY, path="/data/b.mp4")
+    assert job == HookJob(6, DESTROY)
 
 
 def test_destroy_without_path_is_still_recorded():

@@ -4,13 +4,13 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from common.settings import Settings
 from devkit.shared_data import REPO_ROOT
-from hooks.snapshot import SNAPSHOT_FILE, hook_enabled, read_hook_snapshot
-from stash.settings import write_hook_snapshot
+from hooks.snapshot import SNAPSHOT_FILE, hook_enabled, read_hook_snapshot, write_hook_snapshot
 
 
 def test_missing_snapshot_reads_as_enabled(tmp_path):
@@ -32,7 +32,7 @@ def test_oversized_snapshot_reads_as_enabled(tmp_path):
 
 def test_written_snapshot_round_trips_without_secrets(tmp_path):
     settings = Settings(enabled=False, plex_token="tok-SECRET-123", plex_url="http://plex:32400")
-    path = write_hook_snapshot(tmp_path / "data", settings, now=1700000000.5)
+    path = Path(write_hook_snapshot(tmp_path / "data", settings.enabled, now=1700000000.5))  # as entry.wiring does
     assert read_hook_snapshot(tmp_path / "data") == {"enabled": False, "written_at": 1700000000.5}
     text = path.read_text()
     assert "SECRET" not in text and "plex" not in text
@@ -42,8 +42,8 @@ def test_written_snapshot_round_trips_without_secrets(tmp_path):
 
 
 def test_snapshot_is_rewritten_in_place(tmp_path):
-    write_hook_snapshot(tmp_path, Settings(enabled=False), now=1.0)
-    write_hook_snapshot(tmp_path, Settings(enabled=True), now=2.0)
+    write_hook_snapshot(tmp_path, Settings(enabled=False).enabled, now=1.0)
+    write_hook_snapshot(tmp_path, Settings(enabled=True).enabled, now=2.0)
     assert read_hook_snapshot(tmp_path) == {"enabled": True, "written_at": 2.0}
     assert [p.name for p in tmp_path.iterdir()] == [SNAPSHOT_FILE]
 

@@ -133,7 +133,7 @@ def test_hash_is_stable_and_covers_every_written_thing():
 
 
 def test_hash_ignores_what_is_not_written():
-    changed = dataclasses.replace(SCENE, updated_at="2030-01-01", organized=True, screenshot_url="http://x?t=2")
+    changed = dataclasses.replace(SCENE, updated_at="2030-01-01", screenshot_url="http://x?t=2")
     assert metadata_hash(wanted(changed, Settings()), ["/p"]) == metadata_hash(wanted(SCENE, Settings()), ["/p"])
     unsynced = dataclasses.replace(SCENE, tags=("other",))
     off = Settings(sync_tags=False)

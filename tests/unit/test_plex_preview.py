@@ -11,7 +11,7 @@ from plex.images import ImagePlan
 from plex.preview import CHANGE, UNCHANGED, describe
 from plex.writer import ItemState, plan_edit
 from sync_queue.db import Database
-from sync_queue.snapshot import snapshot_database
+from sync_queue.scratch import scratch_copy
 from sync_queue.sync_state import SyncStateStore
 
 
@@ -84,13 +84,13 @@ def test_dry_run_maps_to_the_preview_task(argv, options):
 def test_the_copy_reads_the_state_and_its_writes_stay_in_the_copy(tmp_path):
     with Database(tmp_path) as real:
         SyncStateStore(real).put(SyncRecord(1, 1, 7, "hash"))
-    with snapshot_database(tmp_path) as copy:
+    with scratch_copy(tmp_path) as copy:
         state = SyncStateStore(copy)
         assert state.get(1) == SyncRecord(1, 1, 7, "hash")
         state.put(SyncRecord(2, 1, 8, "other"))
     with Database(tmp_path) as real:
         assert SyncStateStore(real).get(2) is None and SyncStateStore(real).count() == 1
     empty = tmp_path / "fresh"
-    with snapshot_database(empty) as copy:
+    with scratch_copy(empty) as copy:
         assert SyncStateStore(copy).count() == 0
     assert not empty.exists()

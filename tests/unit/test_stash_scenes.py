@@ -52,7 +52,7 @@ def test_full_scene_maps_every_field():
         tags=("Outdoor", "🎬"), director="Jane Doe", groups=("Summer Collection",),
         files=(SceneFile("/data/videos/a.mp4", 1234567890123), SceneFile("D:\\Stash\\b.mkv", 42)),
         screenshot_url="http://stash:9999/scene/42/screenshot?t=1715069472",
-        updated_at="2024-05-07T10:11:12+02:00", organized=True,
+        updated_at="2024-05-07T10:11:12+02:00",
     )
 
 
@@ -127,7 +127,7 @@ def test_stashapi_connect_queries_are_valid_against_the_real_schema(document):
 def test_scene_fragment_asks_only_for_mapped_fields():
     fragment = parse(gql.SCENE_FRAGMENT).definitions[0]
     top = [selection.name.value for selection in fragment.selection_set.selections]
-    assert top == ["id", "title", "details", "director", "date", "rating100", "organized", "updated_at",
+    assert top == ["id", "title", "details", "director", "date", "rating100", "updated_at",
                    "files", "paths", "studio", "performers", "tags", "groups"]
 
 

@@ -65,12 +65,12 @@ def test_breaker_opens_after_a_run_probes_with_backoff_and_closes():
     breaker.record_success()  # the run is broken: counting starts again
     assert not breaker.record_failure(2.0) and not breaker.record_failure(3.0)
     assert breaker.record_failure(4.0) and breaker.is_open
-    assert 9.0 <= breaker.next_probe_at <= 14.0 and not breaker.allows(8.9)
+    assert 9.0 <= breaker.next_probe_at <= 14.0 and not breaker.probe_due(8.9)
     gaps = []
     for _ in range(4):
         now = breaker.next_probe_at
-        assert breaker.allows(now) and breaker.record_failure(now)
+        assert breaker.probe_due(now) and breaker.record_failure(now)
         gaps.append(breaker.next_probe_at - now)
     assert 10.0 <= gaps[0] <= 20.0 and all(20.0 <= gap <= 40.0 for gap in gaps[2:])
     assert breaker.state().is_open
-    assert breaker.record_success() and breaker.allows(0.0) and not breaker.state().is_open
+    assert breaker.record_success() and breaker.open_for_traffic() and not breaker.state().is_open

@@ -33,7 +33,7 @@ def copy_database(source: Path, target: Path) -> None:
 
 
 @contextmanager
-def snapshot_database(data_dir: "os.PathLike[str] | str") -> Iterator[Database]:
+def scratch_copy(data_dir: "os.PathLike[str] | str") -> Iterator[Database]:
     """A Database on a temporary copy of `data_dir`'s queue database (empty when there is none)."""
     source = db_path(data_dir)
     with tempfile.TemporaryDirectory(prefix="plexsync-preview-") as temporary:
