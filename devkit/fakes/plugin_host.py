@@ -115,6 +115,7 @@ class PluginHost:
     plugin_path: Callable[[Path], str] = str  # how the plugin's OS writes a path (Windows under Wine)
     runner: Runner = run_like_stash
     config_dir: Optional[Path] = None  # server_connection.Dir (Stash's config folder)
+    on_log: Optional[Callable[[str, str], None]] = None  # each stderr line Stash logs: (level, text)
     runs: List[PluginRun] = field(default_factory=list)
     jobs: Dict[str, Optional[PluginRun]] = field(default_factory=dict)  # runPluginTask's job id -> its run
 
@@ -162,6 +163,9 @@ class PluginHost:
         lines, reader_error = parse_stderr(err)
         if reader_error:
             lines.append(("error", f"plugin stderr reader stopped: {reader_error}"))
+        if self.on_log is not None:
+            for level, text in lines:
+                self.on_log(level, text)
         run = PluginRun(args, returncode, output, error, lines, out)
         self.runs.append(run)
         return run
