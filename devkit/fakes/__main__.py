@@ -4,6 +4,12 @@ tests that run the product as separate processes, and for trying the plugin by h
 Prints exactly one JSON line on stdout once both servers answer — stash_url, plex_url,
 plex_token, stash_api_key ("" without login), path_map, plex_sections — then serves until
 SIGTERM or SIGINT. Fault injection and counts go through each server's /__fake__/ API.
+
+`--plugin-dir DIR` (opt-in) makes the fake Stash run the plugin in DIR as Stash does: on the hooks
+its mutations fire and for runPluginTask (devkit/fakes/plugin_host.py), with `--plugin-python`
+as the interpreter (default: this one); with `--wine-prefix`, that interpreter is a Windows
+python.exe run under Wine. Without it, nothing runs the plugin, so scripts that run it
+themselves keep working unchanged.
 """
 from __future__ import annotations
 
@@ -35,6 +41,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     serve.add_argument("--plex-token", default="fake-plex-token")
     serve.add_argument("--stash-root", default="/data/videos")
     serve.add_argument("--plex-root", default="/media/videos")
+    serve.add_argument("--plugin-dir", type=Path, help="run the plugin in this folder as Stash does (hooks, tasks)")
+    serve.add_argument("--plugin-python", default=sys.executable, help="the interpreter Stash would run it with")
+    serve.add_argument("--wine-prefix", type=Path, help="--plugin-python is a Windows python.exe: run it under Wine")
     args = parser.parse_args(argv)
     return _serve(args)
 
@@ -56,18 +65,48 @@ def _serve(args: argparse.Namespace) -> int:
     stash.start()
     plex.start()
     plex.latency(args.plex_latency_ms)
+    wine = None
     try:
-        print(json.dumps({
-            "stash_url": stash.url, "plex_url": plex.url, "plex_token": plex.token,
-            "stash_api_key": stash.api_key, "path_map": world.path_map,
-            "plex_sections": world.plex_sections,
-        }), flush=True)
+        if args.plugin_dir is not None:
+            wine = _run_plugin(stash, args)
+        info = {"stash_url": stash.url, "plex_url": plex.url, "plex_token": plex.token,
+                "stash_api_key": stash.api_key, "path_map": world.path_map, "plex_sections": world.plex_sections}
+        if args.plugin_dir is not None:
+            info["plugin_dir"] = str(args.plugin_dir.resolve())
+        print(json.dumps(info), flush=True)
         while not finished.wait(1.0):
             pass
     finally:
         plex.stop()
         stash.stop()
+        if wine is not None:
+            wine.shutdown()
     return 0
+
+
+def _run_plugin(stash, args: argparse.Namespace):
+    """Attach a plugin host to the fake Stash; returns the Wine session to end, if any."""
+    from devkit.fakes.plugin_host import PluginHost
+
+    def log(level: str, text: str) -> None:
+        print(f"[Plugin / {host.manifest.plugin_id}] {level}: {text}", file=sys.stderr, flush=True)
+
+    options: dict = {}
+    wine = None
+    if args.wine_prefix is not None:
+        from devkit.wine import Wine, windows_path
+
+        wine = Wine(args.wine_prefix)
+        wine.boot()
+
+        def runner(command, stdin, cwd, env):
+            done = wine.run(command, stdin, cwd, env)
+            return done.returncode, done.stdout, done.stderr
+
+        options.update(plugin_path=windows_path, runner=runner)
+    host = PluginHost(stash, args.plugin_dir.resolve(), interpreter=(args.plugin_python,), on_log=log, **options)
+    host.attach()
+    return wine
 
 
 def launch(*serve_args: str, deadline: float = 120.0) -> tuple[subprocess.Popen, dict, float]:

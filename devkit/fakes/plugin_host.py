@@ -12,7 +12,8 @@ Read from stashapp/stash (../shared/REAL-SERVERS.md S4, S5):
 - stderr is read line by line (bufio.Scanner, 64 KiB per line: a longer line ends the reading)
   and each `\\x01<level>\\x02text` line goes to Stash's log;
 - a hook runs inside the mutation that fired it, one process after another (a bulk edit runs
-  one per scene, in order), and the mutation answers only after the last one.
+  one per scene, in order), and the mutation answers only after the last one;
+- `runPluginTask` queues a job and answers its id at once; the task runs the same way.
 
 The interpreter is configurable: `exec[0]` (`python3`) becomes `interpreter` (the venv's Python,
 or Windows CPython under Wine through a `devkit.wine.Wine`, with Windows paths in stdin).
@@ -24,6 +25,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -113,8 +115,9 @@ class PluginHost:
     plugin_path: Callable[[Path], str] = str  # how the plugin's OS writes a path (Windows under Wine)
     runner: Runner = run_like_stash
     config_dir: Optional[Path] = None  # server_connection.Dir (Stash's config folder)
+    on_log: Optional[Callable[[str, str], None]] = None  # each stderr line Stash logs: (level, text)
     runs: List[PluginRun] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    jobs: Dict[str, Optional[PluginRun]] = field(default_factory=dict)  # runPluginTask's job id -> its run
 
     def __post_init__(self) -> None:
         self.plugin_dir = Path(self.plugin_dir)
@@ -123,7 +126,9 @@ class PluginHost:
             raise ValueError(f"plugin interface {self.manifest.interface!r}: only raw plugins are run")
 
     def attach(self) -> "PluginHost":
+        """Fire this plugin's hooks on the fake's mutations, and serve its runPluginTask."""
         self.stash.store.on_hook(self.fire_hook)
+        self.stash.plugin_host = self
         return self
 
     # -- what Stash hands the plugin -------------------------------------------------------------
@@ -153,12 +158,14 @@ class PluginHost:
     def run(self, args: Dict[str, Any]) -> PluginRun:
         stdin = json.dumps({"server_connection": self.server_connection(), "args": args},
                            ensure_ascii=False).encode("utf-8")
-        with self.lock:  # Stash runs hooks one after another inside their mutation
-            returncode, out, err = self.runner(self.command(), stdin, self.cwd, self.env())
+        returncode, out, err = self.runner(self.command(), stdin, self.cwd, self.env())
         output, error = parse_stdout(out)
         lines, reader_error = parse_stderr(err)
         if reader_error:
             lines.append(("error", f"plugin stderr reader stopped: {reader_error}"))
+        if self.on_log is not None:
+            for level, text in lines:
+                self.on_log(level, text)
         run = PluginRun(args, returncode, output, error, lines, out)
         self.runs.append(run)
         return run
@@ -174,6 +181,29 @@ class PluginHost:
         if name not in self.manifest.tasks:
             raise KeyError(f"plugin {self.manifest.plugin_id} has no task {name!r}")
         return self.run({**self.manifest.tasks[name], **(args or {})})
+
+    def start_job(self, task_name: Optional[str], args: Dict[str, Any]) -> str:
+        """runPluginTask: the task runs as a job of its own; its id is answered at once."""
+        if task_name is not None and task_name not in self.manifest.tasks:
+            raise KeyError(f"plugin {self.manifest.plugin_id} has no task {task_name!r}")
+        job_id = str(len(self.jobs) + 1)
+        self.jobs[job_id] = None
+
+        def work() -> None:
+            self.jobs[job_id] = self.run_task(task_name, args) if task_name is not None else self.run(args)
+
+        threading.Thread(target=work, name=f"plugin-job-{job_id}", daemon=True).start()
+        return job_id
+
+    def wait_job(self, job_id: str, timeout: float = RUN_TIMEOUT) -> PluginRun:
+        deadline = time.monotonic() + timeout
+        while self.jobs.get(job_id) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"plugin job {job_id} still running after {timeout:g} s")
+            time.sleep(0.05)
+        run = self.jobs[job_id]
+        assert run is not None
+        return run
 
     def task_named(self, mode: str) -> str:
         """The task whose defaultArgs.mode is `mode`."""

@@ -27,12 +27,19 @@ from graphql.error import GraphQLSyntaxError
 from graphql.pyutils import Undefined
 
 FAKE_SDL_PATH = Path(__file__).with_name("stash_schema.graphql")
+# Further parts of the fake's schema, each `extend type Mutation` with its own inputs.
+FAKE_SDL_EXTENSIONS = (Path(__file__).with_name("stash_schema_plugin_host.graphql"),)
+
+
+def fake_sdl() -> str:
+    """The fake's whole SDL: the base file and its extensions."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in (FAKE_SDL_PATH, *FAKE_SDL_EXTENSIONS))
 
 
 @lru_cache(maxsize=None)
 def fake_schema() -> GraphQLSchema:
     """A fresh parse of the fake's SDL (the server builds its own copy to attach resolvers)."""
-    return build_schema(FAKE_SDL_PATH.read_text(encoding="utf-8"))
+    return build_schema(fake_sdl())
 
 
 @lru_cache(maxsize=None)

@@ -37,9 +37,9 @@ from graphql import build_schema, parse, validate
 from graphql.error import GraphQLSyntaxError
 from graphql.execution import execute
 
-from devkit.fakes import stash_fields
+from devkit.fakes import stash_fields, stash_plugin_mutations
 from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
-from devkit.fakes.stash_schema import FAKE_SDL_PATH
+from devkit.fakes.stash_schema import fake_sdl
 from devkit.fakes.stash_store import FindPage, PerformerRow, SceneRow, StashData, StashStore, UpdateListener, parse_time
 
 PLACEHOLDER_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 360">'
@@ -302,7 +302,7 @@ _SCENE_DOCUMENT = parse("query FakeScene($id: ID) { findScene(id: $id) {" + SCEN
 
 
 def _build_schema():
-    schema = build_schema(FAKE_SDL_PATH.read_text(encoding="utf-8"))
+    schema = build_schema(fake_sdl())
 
     def resolve(type_name: str, field: str, fn: Callable) -> None:
         schema.type_map[type_name].fields[field].resolve = fn
@@ -343,6 +343,7 @@ def _build_schema():
     resolve("Studio", "parent_studio", lambda studio, info: store(info).studios.get(studio.parent_id))
     resolve("Performer", "image_path", lambda p, info: server(info).performer_image_url(p))
     stash_fields.attach(resolve)
+    stash_plugin_mutations.attach(resolve)
     return schema
 
 

@@ -288,7 +288,7 @@ class StashStore:
         self._hook_listeners.append(listener)
 
     def add_scene(self, paths: list[str], title: Optional[str] = None, size: int = 1_000_000,
-                  duration: float = 60.0) -> SceneRow:
+                  duration: float = 60.0, notify: bool = True) -> SceneRow:
         """A scene as a scan creates it: files, timestamps, no metadata (Scene.Create.Post)."""
         with self._lock:
             files = []
@@ -300,8 +300,40 @@ class StashStore:
                            False, stamp, stamp, tuple(files), None, (), (), (), ())
             self._scenes[row.id] = row
             self._changed()
-        self._notify(row.id, SCENE_CREATE, None, None)
+        if notify:
+            self._notify(row.id, SCENE_CREATE, None, None)
         return row
+
+    def replace_scene(self, row: SceneRow) -> SceneRow:
+        """Store `row` as it is (no hook, no timestamps): for mutations that build a row themselves."""
+        with self._lock:
+            self._scenes[row.id] = row
+            self._changed()
+        return row
+
+    def fire_hook(self, context: dict) -> None:
+        """Hand a hookContext built elsewhere (stash_plugin_mutations.py) to the hook listeners."""
+        for hook_listener in list(self._hook_listeners):
+            hook_listener(copy.deepcopy(context))
+
+    def drop_entity(self, kind: str, entity_id: int) -> None:
+        """performerDestroy, studioDestroy, groupDestroy: scenes lose it (updated_at stays, as in Stash)."""
+        with self._lock:
+            for row in list(self._scenes.values()):
+                if kind == "performer" and entity_id in row.performer_ids:
+                    row = row._replace(performer_ids=tuple(p for p in row.performer_ids if p != entity_id))
+                elif kind == "studio" and row.studio_id == entity_id:
+                    row = row._replace(studio_id=None)
+                elif kind == "group" and any(pair[0] == entity_id for pair in row.groups):
+                    row = row._replace(groups=tuple(pair for pair in row.groups if pair[0] != entity_id))
+                self._scenes[row.id] = row
+            rows = {"performer": self.performers, "studio": self.studios, "group": self.groups}[kind]
+            rows.pop(entity_id, None)
+            if kind == "studio":
+                for studio in list(self.studios.values()):
+                    if studio.parent_id == entity_id:
+                        self.studios[studio.id] = studio._replace(parent_id=None)
+            self._changed()
 
     def remove_scene(self, scene_id: int) -> None:
         with self._lock:

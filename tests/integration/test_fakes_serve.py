@@ -54,3 +54,36 @@ def test_serve_100k_scenes_within_memory_and_deadline():
         assert rss < GiB
     finally:
         terminate(proc)
+
+
+def test_serve_with_a_plugin_dir_runs_the_plugin_on_the_hooks_its_mutations_fire(tmp_path):
+    from devkit.processes import processes_for, stop_processes
+    from tests.helpers.install import install_plugin
+    from tests.integration.e2e import wait_until
+
+    plugin_dir = install_plugin(tmp_path)
+    proc, info, _ = launch("--scenes", "30", "--seed", "3", "--plugin-dir", str(plugin_dir))
+    try:
+        assert info["plugin_dir"] == str(plugin_dir.resolve())
+        settings = {"plex_url": info["plex_url"], "plex_token": info["plex_token"], "path_map": info["path_map"]}
+
+        def graphql(query: str, **variables: object) -> dict:
+            body = requests.post(f"{info['stash_url']}/graphql", json={"query": query, "variables": variables},
+                                 timeout=120).json()
+            assert not body.get("errors"), body
+            return body["data"]
+
+        graphql("mutation C($input: Map!) { configurePlugin(plugin_id: \"PlexSync\", input: $input) }", input=settings)
+        plex = plexapi_server.PlexServer(info["plex_url"], info["plex_token"], timeout=10)
+        movie = plex.library.section(info["plex_sections"][0]).all()[0]
+        stash_path = movie.media[0].parts[0].file.replace("/media/videos", "/data/videos", 1)
+        found = graphql("query F($q: String) { findScenes(filter: {q: $q}) { scenes { id } } }", q=stash_path)
+        scene_id = found["findScenes"]["scenes"][0]["id"]
+        graphql("mutation U($input: SceneUpdateInput!) { sceneUpdate(input: $input) { id } }",
+                input={"id": scene_id, "title": "Served — Ádám"})
+        assert (plugin_dir / "data" / "queue.db").exists()  # the hook ran inside the mutation
+        wait_until(lambda: plex.fetchItem(movie.ratingKey).title == "Served — Ádám", timeout=120,
+                   message="the edit to reach Plex through the served plugin")
+    finally:
+        assert terminate(proc) == 0
+        stop_processes(processes_for(plugin_dir / "data"), timeout=30)

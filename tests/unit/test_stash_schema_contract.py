@@ -27,7 +27,14 @@ def test_fake_schema_covers_what_the_product_reads():
         assert name in scene
     assert set(schema.query_type.fields["findScenes"].args) == {"scene_filter", "scene_ids", "ids", "filter"}
     assert {"updated_at", "id"} <= set(schema.type_map["SceneFilterType"].fields)
-    assert set(schema.mutation_type.fields) == {"sceneUpdate", "bulkSceneUpdate", "configurePlugin"}
+    assert {"sceneUpdate", "bulkSceneUpdate", "configurePlugin"} <= set(schema.mutation_type.fields)
+
+
+def test_fake_schema_has_every_mutation_whose_hook_plexsync_subscribes_to_and_run_plugin_task():
+    """devkit/fakes/stash_plugin_mutations.py: same signatures as the real ones (checked above)."""
+    hooked = {"sceneCreate", "sceneUpdate", "bulkSceneUpdate", "sceneDestroy", "tagUpdate", "tagsMerge", "tagDestroy",
+              "performerUpdate", "performerDestroy", "studioUpdate", "studioDestroy", "groupUpdate", "groupDestroy"}
+    assert hooked | {"runPluginTask"} <= set(fake_schema().mutation_type.fields)
 
 
 def test_differences_are_reported_for_each_kind_of_mismatch():
