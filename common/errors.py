@@ -89,6 +89,23 @@ class SceneGone(SyncError):
     kind = "gone"
 
 
+MAINTENANCE = "Plex is upgrading its database"  # what `status` says while Plex answers 503
+
+
+class PlexMaintenance(PlexUnreachable):
+    """Plex answered 503 (its "Maintenance" page: database migrations after an update, minutes to
+    hours): Plex-wide, never charged, however long it lasts."""
+
+    kind = "maintenance"
+
+
+class RequestTooLong(TransientError):
+    """Plex or its proxy refused a request as too long (414, or an HTML 400 on a long URL): the
+    request is split further, never taken as bad data."""
+
+    kind = "too_long"
+
+
 class Failure:
     """One row of the table: a class of failure, whose it is, and what the worker does."""
 

@@ -34,6 +34,7 @@ TAG_ELEMENTS = {"Genre": "genre", "Role": "actor", "Director": "director", "Coll
 VALUE_ATTRS = ("title", "summary", "originallyAvailableAt", "studio", "contentRating")
 SEARCH_TYPE = {"movie": 1, "show": 4}  # what to list per section type: movies, or the episodes of a show library
 IMAGE_ROUTES = {"poster": "posters", "art": "arts"}
+PIPELINE_HEADER = "X-Plex-Http-Pipeline"
 # GET /library/metadata/{k1,k2,...} (plexapi's fetchItems([keys])): this many keys, this long a path at most.
 BATCH_KEYS = 50
 BATCH_PATH_MAX = 1_000
@@ -87,7 +88,11 @@ def set_identity(identifier: str) -> None:
 
 
 def make_session(settings: Settings, pool_size: int = 4) -> requests.Session:
+    """A pooled session. Plex closes a keep-alive connection idle for 20 s, sometimes under the
+    next request (a reset nobody retries); `X-Plex-Http-Pipeline: infinite`, as Plex's own
+    clients send, keeps pooled connections open."""
     session = requests.Session()
+    session.headers[PIPELINE_HEADER] = "infinite"
     adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -2,8 +2,8 @@
 
 It ties the parts together — index (where is the scene in Plex?), fields (what should Plex
 say?), writer (what must change?), images (did the screenshot change?) — and owns the request
-budget: an unchanged scene costs no request; a changed one costs a read of the item, one PUT,
-the rating when it changed, and one upload per changed image; `prepare()` reads the items of a
+budget: an unchanged scene costs no request; a changed one costs a read of the item, one PUT
+(the rating rides in it), and one upload per changed image; `prepare()` reads the items of a
 whole batch in one bounded request first, so the read is shared. `preview_scene()` runs the
 same steps up to the writes and answers what they would change (plex/preview.py). It raises
 only `common.errors` classes and hands back `SyncRecord`s and `MatchResult`s, never plexapi
@@ -21,26 +21,39 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
-from common.errors import ConfigurationError, NotInPlexYet, PermanentError, PlexUnreachable, SyncError
+from common.errors import (
+    ConfigurationError,
+    NotInPlexYet,
+    PermanentError,
+    PlexUnreachable,
+    RequestTooLong,
+    SyncError,
+)
 from common.log import get_logger
 from common.models import Scene, SyncRecord
 from common.pathmap import map_path
 from common.settings import WHERE, Settings
 from plex.client import PlexClient, key_batches
 from plex.errors import ItemVanished
-from plex.fields import ACTOR, for_item_type, metadata_hash, wanted
+from plex.fields import ACTOR, SUMMARY, for_item_type, metadata_hash, wanted
 from plex.images import ImagePlan, needs_download, plan_images
 from plex.index import Database, LibraryIndex
 from plex.index_refresh import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, IndexRefresher
 from plex.matcher import AMBIGUOUS, MATCHED, MISSING, MatchResult, Probe, match_files
 from plex.preview import FAILED, UNCHANGED, UNMATCHED, ScenePlan, ScenePreview, describe
-from plex.writer import ART_LOCK, POSTER_LOCK, EditPlan, ItemState, plan_edit
+from plex.writer import ART_LOCK, POSTER_LOCK, QUERY_MAX, EditPlan, ItemState, packed, plan_edit, query_len
 
 log = get_logger("plex")
 T = TypeVar("T")
 NAMED_PATHS = 5
+MIN_QUERY = 1_000  # a PUT refused as too long is halved down to this
+
+
+def _fields_of(params: Dict[str, Any]) -> Tuple[str, ...]:
+    """The field names edit parameters are about (`genre[0].tag.tag` -> genre)."""
+    return tuple(sorted({key.split(".")[0].split("[")[0] for key in params}))
 
 
 def _paths_text(paths: Sequence[str]) -> str:
@@ -282,7 +295,7 @@ class PlexTarget:
 
     def _write(self, scene: Scene, previous: Optional[SyncRecord], digest: str, item: ItemState,
                force: bool) -> SyncRecord:
-        """The writes for one item, under its lock: one PUT (normally), the rating if it changed, then images."""
+        """The writes for one item, under its lock: one PUT (normally, the rating in it), then images."""
         planned = self.plan_scene(scene, previous, item, force)
         images, plan, same_item = planned.images, planned.edit, planned.same_item
         try:
@@ -291,13 +304,15 @@ class PlexTarget:
             # Remembered as soon as Plex holds it: a failed rating below must not make our own
             # locked fields look like hand edits on the retry.
             self.index.set_written(item.rating_key, plan.written, self.clock())
-            if plan.rate:
-                self.client.rate(item.rating_key, plan.rating)
         except ItemVanished:
             self.index.remove_item(item.rating_key)
             raise
         uploaded = self._upload_images(scene, item, images, same_item, digest)
         now = self.clock()
+        for name in planned.want.shortened:
+            if name in plan.groups:
+                log.warning("scene %s: its %s is too long for one Plex request and was shortened to %d characters",
+                            scene.id, "details" if name == SUMMARY else name, len(planned.want.values[name]))
         if plan.kept:
             log.info("scene %s: kept hand edits in Plex for %s", scene.id, ", ".join(plan.kept))
         log.debug("scene %s -> Plex item %s: wrote %s%s%s", scene.id, item.rating_key,
@@ -337,16 +352,38 @@ class PlexTarget:
         is a warning (the rest of the episode is written; the actors are tried again next change)."""
         alone = (ACTOR,) if item.type == "episode" else ()
         for params in plan.requests(alone):
-            fields = tuple(sorted({k.split(".")[0].split("[")[0] for k in params}))
+            fields = _fields_of(params)
             if alone and fields == alone:
                 try:
-                    self.client.edit(item, params, fields)
+                    self._edit(scene, item, params, plan)
                 except PermanentError as exc:
                     plan.written.pop(ACTOR, None)
                     log.warning("scene %s: Plex refused the performers of episode %s, the rest is written (%s)",
                                 scene.id, item.rating_key, exc)
                 continue
-            self.client.edit(item, params, fields)
+            self._edit(scene, item, params, plan)
+
+    def _edit(self, scene: Scene, item: ItemState, params: Dict[str, Any], plan: EditPlan,
+              limit: int = QUERY_MAX) -> None:
+        """One PUT; refused as too long (414, or Plex's HTML 400), it is sent again in halves.
+
+        A single field's parameters that are still refused at the smallest size are left out with
+        one warning naming the scene (never a dead letter: the rest of the scene is written)."""
+        try:
+            self.client.edit(item, params, _fields_of(params))
+            return
+        except RequestTooLong:
+            smaller = max(MIN_QUERY, min(limit, query_len(params)) // 2)
+        groups = [{k: v for k, v in params.items() if _fields_of({k: v})[0] == name} for name in _fields_of(params)]
+        chunks = packed(groups, smaller)
+        if len(chunks) > 1:
+            for chunk in chunks:
+                self._edit(scene, item, chunk, plan, smaller)
+            return
+        for name in _fields_of(params):
+            plan.written.pop(name, None)
+        log.warning("scene %s: Plex refused the %s of item %s as too long; the rest is written", scene.id,
+                    ", ".join(_fields_of(params)), item.rating_key)
 
     def _record(self, scene: Scene, item: ItemState, digest: str, images: ImagePlan,
                 same_item: Optional[SyncRecord], now: float) -> SyncRecord:

@@ -114,6 +114,9 @@ def _scene_lines(answer: Any) -> List[str]:
         text = "" if change.name in locked else _field_text(change)
         if text:
             lines.append(f"    {change.name}: {text}")
+        if change.ours is not None and (change.ours or change.others):
+            lines.append(f"    {change.name}: PlexSync's: {_names(change.ours)}; kept, not PlexSync's: "
+                         f"{_names(change.others)}")
     if locked:
         lines.append(f"    locked as they are: {', '.join(locked)}")
     for kind, upload in (("poster", answer.poster), ("art", answer.art)):
@@ -133,6 +136,10 @@ def _field_text(change: Any) -> str:
         moves = [f"+ {_short(name)}" for name in change.added] + [f"− {_short(name)}" for name in change.removed]
         return ", ".join(moves) or f"{_short(', '.join(change.before))} → {_short(', '.join(change.after))}"
     return f"{_short(change.before)} → {_short(change.after)}"
+
+
+def _names(names: Any) -> str:
+    return ", ".join(_short(name) for name in names) if names else "(none)"
 
 
 def _short(value: Any) -> str:

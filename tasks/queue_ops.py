@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from common.errors import MAINTENANCE
 from tasks.context import TaskContext, TaskResult, ago, plural, when
 from tasks.drain import paused_on, scene_message
 
@@ -88,7 +89,8 @@ def _breaker_line(breaker: Dict[str, Any], now: float, waiting: Optional[int] = 
     if breaker.get("state") != "open":
         return f"{name}: answering when last used (circuit breaker closed)"
     probe = breaker.get("next_probe_at")
-    return (f"{down_line(name, breaker, waiting)}; only probes reach {name}, nothing is charged"
+    upgrading = f"{MAINTENANCE} (it answers 503 Maintenance): " if MAINTENANCE in str(breaker.get("last_error")) else ""
+    return (f"{upgrading}{down_line(name, breaker, waiting)}; only probes reach {name}, nothing is charged"
             + (f", next probe {when(probe, now)}" if probe else ""))
 
 
