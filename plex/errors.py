@@ -125,7 +125,7 @@ def classify(exc: BaseException, what: str, secrets: Iterable[str] = (), fields:
 def _long_html_answer(message: str) -> bool:
     """plexapi's '(400) bad_request; URL <html>...': an HTML page (not Plex's XML) for a long URL."""
     found = _URL.match(message)
-    return bool(found) and len(found.group(1)) > LONG_URL and "<html" in message.lower()
+    return found is not None and len(found.group(1)) > LONG_URL and "<html" in message.lower()
 
 
 @contextmanager
