@@ -62,6 +62,14 @@ class ListedFile:
 
 
 @dataclass(frozen=True)
+class ListedCollection:
+    rating_key: int
+    title: str
+    child_count: int
+    summary: str = ""
+
+
+@dataclass(frozen=True)
 class Page:
     files: List[ListedFile]
     items: int  # items on this page
@@ -216,6 +224,33 @@ class PlexClient:
                     files.append(ListedFile(rating_key, part.get("file", ""), _int(part.get("size")), added))
         total = _int(root.get("totalSize")) if root is not None else None
         return Page(files, items, total if total is not None else start + items)
+
+    def collections(self, section_id: int, page_size: int = 1000) -> List[ListedCollection]:
+        """Every collection of a library (GET /library/sections/{id}/collections, paged: Plex answers
+        a listing without X-Plex-Container-Size 400)."""
+        found: List[ListedCollection] = []
+        start = 0
+        while True:
+            headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(page_size)}
+            root = self._query(f"listing the collections of library {section_id}",
+                               f"/library/sections/{section_id}/collections", headers=headers)
+            page = [el for el in (root if root is not None else ()) if _int(el.get("ratingKey")) is not None]
+            found += [ListedCollection(int(el.get("ratingKey", "0")), el.get("title", ""),
+                                       _int(el.get("childCount")) or 0, el.get("summary", "")) for el in page]
+            total = _int(root.get("totalSize")) if root is not None else None
+            start += len(page)
+            if not page or total is None or start >= total:
+                return found
+
+    def edit_collection_summary(self, section_id: int, rating_key: int, summary: str) -> None:
+        """A collection's summary, locked (plexapi's Collection.editSummary: the edit with type=18)."""
+        args = {"type": 18, "id": rating_key, "summary.value": summary, "summary.locked": 1}
+        self._query(f"editing the summary of Plex collection {rating_key}",
+                    f"/library/sections/{section_id}/all{joinArgs(args)}", method="put", fields=("summary",))
+
+    def delete_collection(self, rating_key: int) -> None:
+        """Delete a collection object (plexapi's Collection.delete); its items stay."""
+        self._query(f"deleting Plex collection {rating_key}", f"/library/collections/{rating_key}", method="delete")
 
     def item(self, rating_key: int) -> ItemState:
         root = self._query(f"reading Plex item {rating_key}", f"/library/metadata/{rating_key}")

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from common.models import Scene
 from common.settings import Settings
@@ -66,6 +66,8 @@ class Wanted:
     rating: Optional[float] = None  # 0..10; None clears a rating we set
     sync_rating: bool = False
     shortened: Tuple[str, ...] = ()  # fields cut to fit one Plex request (the worker warns once)
+    # collection name -> (image URL on Stash or "", summary): the studio's and groups' collections
+    collection_art: Dict[str, Tuple[str, str]] = field(default_factory=dict)
 
 
 def encoded_len(text: str) -> int:
@@ -214,8 +216,14 @@ def wanted(scene: Scene, settings: Settings) -> Wanted:
         if settings.sync_groups:
             names.extend(scene.groups)
         tags[COLLECTION] = clean_names(names)
+    art: Dict[str, Tuple[str, str]] = {}
+    if settings.sync_collections:
+        for entry in scene.collection_art:
+            name = clean_line(entry.name, TAG_MAX)
+            if name in tags[COLLECTION] and name not in art:
+                art[name] = (clean_line(entry.image_url, URL_MAX), clean_summary(entry.summary))
     rating = scene_rating(scene.rating100) if settings.sync_rating else None
-    return Wanted(values, tags, thumbs, rating, settings.sync_rating, tuple(shortened))
+    return Wanted(values, tags, thumbs, rating, settings.sync_rating, tuple(shortened), art)
 
 
 def _lineage(scene: Scene) -> Dict[str, FrozenSet[str]]:
@@ -242,7 +250,7 @@ def label_tags(scene: Scene, kept: Sequence[str], settings: Settings) -> Tuple[s
 
 def metadata_hash(want: Wanted, plex_paths: Sequence[str], preserve_plex_edits: bool = False) -> str:
     """A digest of everything that would be written, and where: equal hashes mean nothing to do."""
-    payload = {
+    payload: Dict[str, Any] = {
         "v": 2,  # 2: labels (episodes get their genres as labels)
         "values": want.values,
         "tags": {name: list(names) for name, names in want.tags.items()},
@@ -251,6 +259,8 @@ def metadata_hash(want: Wanted, plex_paths: Sequence[str], preserve_plex_edits: 
         "preserve": preserve_plex_edits,
         "paths": sorted(plex_paths),
     }
+    if want.collection_art:  # only then: the hashes of scenes without it stay as earlier versions made them
+        payload["collection_art"] = want.collection_art
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -271,4 +281,4 @@ def for_item_type(want: Wanted, item_type: str) -> Wanted:
         tags[LABEL] = clean_names((*want.tags.get(LABEL, ()), *want.tags[GENRE]))
     return Wanted({k: v for k, v in want.values.items() if k not in dropped},
                   tags,
-                  want.thumbs, want.rating, want.sync_rating, want.shortened)
+                  want.thumbs, want.rating, want.sync_rating, want.shortened, want.collection_art)

@@ -36,8 +36,9 @@ from common.models import Scene, SyncRecord
 from common.pathmap import map_path
 from common.settings import WHERE, Settings
 from plex.client import PlexClient, key_batches
+from plex.collections import CollectionKeeper
 from plex.errors import ItemVanished
-from plex.fields import ACTOR, SUMMARY, for_item_type, metadata_hash, wanted
+from plex.fields import ACTOR, COLLECTION, SUMMARY, for_item_type, metadata_hash, wanted
 from plex.images import ImagePlan, needs_download, plan_images
 from plex.index import Database, LibraryIndex
 from plex.index_refresh import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, IndexRefresher
@@ -102,6 +103,8 @@ class PlexTarget:
         self._prefetched: Dict[int, ItemState] = {}
         self._digests: Dict[int, Tuple[Scene, str]] = {}  # of the batch `prepare` saw
         self._prefetch_lock = threading.Lock()
+        self.collections = CollectionKeeper(client, index.database, fetch_image)
+        self._episode_actors_alone = False  # set once Plex refused an episode edit carrying actors
 
     @classmethod
     def connect(cls, settings: Settings, data_dir: Path, database: Database, fetch_image: Callable[[str], bytes], *,
@@ -217,6 +220,11 @@ class PlexTarget:
         with self._prefetch_lock:
             self._prefetched = fetched
 
+    def settle(self) -> None:
+        """After a batch: delete the collections PlexSync made and emptied, send changed collection
+        posters and summaries (plex/collections.py). Never raises."""
+        self.collections.settle()
+
     def _take_prefetched(self, rating_key: int) -> Optional[ItemState]:
         with self._prefetch_lock:
             return self._prefetched.pop(rating_key, None)
@@ -298,9 +306,15 @@ class PlexTarget:
         """The writes for one item, under its lock: one PUT (normally, the rating in it), then images."""
         planned = self.plan_scene(scene, previous, item, force)
         images, plan, same_item = planned.images, planned.edit, planned.same_item
+        adding = plan.added.get(COLLECTION, ())
+        made = self.collections.missing(item.section_id, adding) if adding else []
         try:
             # Metadata first: an image that fails must never hold back or undo the fields.
             self._write_fields(scene, item, plan)
+            self.collections.created(item.section_id, [name for name in made if name in plan.written.get(COLLECTION, ())],
+                                     self.clock())
+            self.collections.left(item.section_id, plan.removed.get(COLLECTION, ()))
+            self.collections.wanted_art(item.section_id, planned.want.collection_art)
             # Remembered as soon as Plex holds it: a failed rating below must not make our own
             # locked fields look like hand edits on the retry.
             self.index.set_written(item.rating_key, plan.written, self.clock())
@@ -348,8 +362,23 @@ class PlexTarget:
         return images
 
     def _write_fields(self, scene: Scene, item: ItemState, plan: EditPlan) -> None:
-        """The edit PUTs; an episode's actors go in their own PUT, and a refusal of that one alone
-        is a warning (the rest of the episode is written; the actors are tried again next change)."""
+        """The edit PUTs. An episode's actors ride in the same PUT until Plex refuses an episode edit
+        carrying them (what real Plex does with episode actors is unverified, REAL-SERVERS.md P1):
+        that edit is sent again without them, and from then on this process sends episode actors in
+        a PUT of their own, whose refusal alone is a warning (the rest of the episode is written;
+        the actors are tried again next change)."""
+        if item.type == "episode" and ACTOR in plan.groups and not self._episode_actors_alone:
+            for params in plan.requests():
+                try:
+                    self._edit(scene, item, params, plan)
+                except PermanentError:
+                    if not any(key.startswith(ACTOR) for key in params):
+                        raise
+                    self._episode_actors_alone = True
+                    log.info("Plex refused an episode edit carrying performers: they go in an edit of their own")
+                    break
+            else:
+                return
         alone = (ACTOR,) if item.type == "episode" else ()
         for params in plan.requests(alone):
             fields = _fields_of(params)

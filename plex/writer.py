@@ -73,6 +73,8 @@ class EditPlan:
     # collections/labels: the names that are PlexSync's after these writes, and the others' kept
     owned: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
     others: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    added: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # names this edit gives the item
+    removed: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # PlexSync's names it takes away
 
     @property
     def fields(self) -> Tuple[str, ...]:
@@ -251,6 +253,8 @@ def _plan_shared(plan: EditPlan, tag: str, names: Tuple[str, ...], item: ItemSta
     plan.others[tag] = tuple(n for n in now if n.casefold() not in ours)
     if not _same_tags(now, final) or tag not in item.locked:
         plan.groups[tag] = tag_params(tag, final, removed)
+        plan.added[tag] = tuple(n for n in names if n.casefold() not in now_folded)
+        plan.removed[tag] = removed
 
 
 def _sorted_memory(memory: Mapping[str, Any], tag: str) -> Dict[str, Any]:

@@ -133,6 +133,9 @@ class SceneProcessor:
         result.failures.update(self._sync_all(scenes, previous, job.force, gate))
         if gate.failure is not None:
             raise gate.failure
+        settle = getattr(self.plex, "settle", None)  # Plex collections PlexSync made: tidied once per batch
+        if settle is not None and scenes:
+            settle()
         return result
 
     def _open_for_traffic(self, gate: BatchGate) -> bool:

@@ -266,6 +266,9 @@ class Collection:
     added_at: int
     updated_at: int = 0
     members: set = field(default_factory=set)
+    summary: str = ""
+    poster: Optional[str] = None  # the digest of an uploaded poster (else Plex shows a composite)
+    locked: set = field(default_factory=set)
 
 
 @dataclass

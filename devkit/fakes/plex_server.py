@@ -51,6 +51,7 @@ writers, producers, countries, collections, labels), and locked=set_of_field_nam
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from typing import Any, Optional, Union
@@ -166,6 +167,12 @@ class FakePlexServer(FakeHTTPServer):
         """Delete an item as Plex would (see the module docstring); KeyError if there is none."""
         with self.library.lock:
             return self.library.remove(rating_key)
+
+    def collections(self, section_key: int) -> dict:
+        """{title: {"ratingKey", "members" (ratingKeys), "summary", "poster" (sha256 of the upload or None)}}."""
+        with self.library.lock:
+            return {c.title: {"ratingKey": c.rating_key, "members": sorted(c.members), "summary": c.summary,
+                              "poster": c.poster} for c in self.library.section_collections(section_key)}
 
     def find_by_file(self, path: str) -> Optional[int]:
         with self.library.lock:
@@ -368,7 +375,28 @@ class FakePlexServer(FakeHTTPServer):
             raise HTTPError(404)
         return item
 
+    def _edit_collection(self, req: Request) -> Response:
+        """PUT /library/sections/{id}/all?type=18&id=K: a collection's summary (plexapi's
+        Collection.editSummary); titles and other fields of collections are not modelled."""
+        with self.library.lock:
+            section = self._section(req)
+            collection = self.library.collection(_int(req.arg("id") or ""))
+            if collection is None or collection.section_key != section.key:
+                raise HTTPError(404)
+            for key, value in req.query:
+                if key == "summary.value":
+                    collection.summary = value
+                elif key.endswith(".locked") and key.split(".")[0] in ("summary", "thumb"):
+                    collection.locked = collection.locked | {key.split(".")[0]} if value == "1" else \
+                        collection.locked - {key.split(".")[0]}
+                elif key not in ("type", "id") and not key.startswith("X-Plex-"):
+                    raise _bad_request(f"unsupported collection edit parameter {key}")
+            collection.updated_at = max(int(time.time()), collection.updated_at + 1)
+        return Response(200, b"")
+
     def _edit(self, req: Request) -> Response:
+        if req.arg("type") == str(COLLECTION_TYPE):
+            return self._edit_collection(req)
         with self.library.lock:
             section = self._section(req)
             kind = SEARCH_TYPES[self._search_type(req, section, required=True)]
@@ -418,6 +446,12 @@ class FakePlexServer(FakeHTTPServer):
         if len(req.body) > UPLOAD_LIMIT:
             return Response(500, b"<html><body><h1>500 Internal Server Error</h1></body></html>", "text/html")
         with self.library.lock:
+            collection = self.library.collection(_int(req.params["id"]))
+            if collection is not None and kind == "posters":  # a collection's poster, locked as on items
+                collection.poster = hashlib.sha256(payload if isinstance(payload, bytes) else payload.encode()).hexdigest()
+                collection.locked = collection.locked | {"thumb"}
+                collection.updated_at = max(int(time.time()), collection.updated_at + 1)
+                return Response(200, b"")
             self.library.add_image(self._known_item(req.params["id"]), kind, payload)
         return Response(200, b"")
 

@@ -274,20 +274,28 @@ def test_a_failed_edit_does_not_turn_our_fields_into_hand_edits(plex, connect):
     assert plex.item(rk)["title"] == "Changed in Stash" and plex.item(rk)["userRating"] == 8.0
 
 
-def test_episode_actors_go_in_their_own_edit_so_a_refusal_keeps_the_rest(plex, connect, caplog):
+def test_episode_actors_ride_in_the_edit_until_plex_refuses_them_then_go_alone(plex, connect, caplog):
     path = "/media/series/Show/S01E05.mkv"
     rk = plex.add_episode(2, [path], "Episode 5", show_title="Show", season=1, episode=5)
     target = connect(sync_poster=False, sync_art=False)
     target.sync_scene(full_scene(path, performers=["Ann"]), None)
     edits = [e for e in plex.request_log() if e["route"] == "PUT /library/sections/{id}/all"]
-    assert len(edits) == 2 and all(k.startswith("actor") for k, _ in edits[1]["query"] if k not in ("type", "id"))
+    assert len(edits) == 1 and any(k.startswith("actor[") for k, _ in edits[0]["query"])  # one edit
     plex.refuse_episode_actors = True
+    plex.reset_counts()
     rk2 = plex.add_episode(2, ["/media/series/Show/S01E06.mkv"], "Episode 6", show_title="Show", season=1, episode=6)
     record = target.sync_scene(full_scene("/media/series/Show/S01E06.mkv", title="Six", performers=["Bob"]), None)
     item = plex.item(rk2)
     assert record.rating_key == rk2 and item["title"] == "Six" and item["directors"] == ["Dee Rector"]
     assert item["actors"] == [] and "refused the performers" in caplog.text
     assert [name for name, _ in plex.item(rk)["actors"]] == ["Ann"]
+    # refused once (with actors), then the rest, then the actors alone; later episodes start apart
+    assert [e["status"] for e in plex.request_log() if e["method"] == "PUT"] == [400, 200, 400]
+    rk3 = plex.add_episode(2, ["/media/series/Show/S01E07.mkv"], "Episode 7", show_title="Show", season=1, episode=7)
+    plex.reset_counts()
+    target.sync_scene(full_scene("/media/series/Show/S01E07.mkv", title="Seven", performers=["Bob"]), None)
+    assert [e["status"] for e in plex.request_log() if e["method"] == "PUT"] == [200, 400]
+    assert plex.item(rk3)["title"] == "Seven"
 
 
 def test_the_client_refuses_an_edit_without_an_item_id(plex, connect):

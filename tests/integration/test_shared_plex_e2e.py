@@ -117,3 +117,54 @@ def test_hand_made_collections_and_labels_survive_edits_and_a_forced_resync(fake
     assert dropped_movie not in _item(fakes, movie)["labels"]
     _hand_made_stays(fakes, movie, episode)
     assert not fakes.dead_letters() or all(letter.scene_id in world.ambiguous_ids for letter in fakes.dead_letters())
+
+
+def _collection_requests(fakes: Fakes, rating_key: int) -> dict:
+    log = fakes.plex.request_log()
+    return {"summary": sum(1 for e in log if e["method"] == "PUT" and ("type", "18") in e["query"]
+                           and ("id", str(rating_key)) in e["query"]),
+            "poster": sum(1 for e in log if e["method"] == "POST" and e["path"] == f"/library/metadata/{rating_key}/posters")}
+
+
+def test_collections_plexsync_made_get_their_art_once_and_go_when_emptied_hand_made_ones_never(fakes_factory):
+    from devkit.fakes.stash_store import StudioRow
+
+    fakes = fakes_factory(scenes=120, seed=3)
+    world, store = fakes.world, fakes.stash.store
+    movies = sorted(world.matchable_ids - world.episode_ids - world.multi_file_ids)[:3]
+    studio_id = max(store.studios) + 1
+    store.studios[studio_id] = StudioRow(studio_id, "Lonely Studio", None)
+    fakes.stash.entity_images.set("studio", studio_id, image=True, details="About the lonely studio.")
+    for scene_id in movies:
+        fakes.stash.edit_scene(scene_id, studio_id=str(studio_id))
+    run = fakes.run_task("sync_all")
+    assert run.returncode == 0 and run.error is None, run.stderr[-2000:]
+    fakes.wait_drained()
+    section = fakes.plex.item(fakes.rating_keys[movies[0]][0])["librarySectionID"]
+    made = fakes.plex.collections(section)["Lonely Studio"]
+    assert sorted(made["members"]) == sorted(fakes.rating_keys[i][0] for i in movies)
+    assert made["summary"] == "About the lonely studio." and made["poster"] is not None
+    assert _collection_requests(fakes, made["ratingKey"]) == {"summary": 1, "poster": 1}  # once, not per scene
+
+    # A hand-made collection on the same item, emptied by hand: Plex keeps it, and so does PlexSync.
+    PlexServer(fakes.plex.url, fakes.plex.token).fetchItem(fakes.rating_keys[movies[0]][0]).addCollection(FAVORITES)
+    PlexServer(fakes.plex.url, fakes.plex.token).fetchItem(fakes.rating_keys[movies[0]][0]).removeCollection(FAVORITES)
+    assert fakes.plex.collections(section)[FAVORITES]["members"] == []
+
+    # The studio's details change in Stash: the summary is sent once more, the poster not.
+    fakes.plex.reset_counts()
+    fakes.stash.entity_images.set("studio", studio_id, details="New words about it.")  # the image stays
+    fakes.stash.edit_scene(movies[0], title="Touched")
+    run = fakes.run_task("sync_all")
+    assert run.returncode == 0 and run.error is None, run.stderr[-2000:]
+    fakes.wait_drained()
+    assert fakes.plex.collections(section)["Lonely Studio"]["summary"] == "New words about it."
+    assert _collection_requests(fakes, made["ratingKey"]) == {"summary": 1, "poster": 0}
+
+    # The studio removed from its scenes in Stash: the collection PlexSync made is deleted; the hand-made one stays.
+    for scene_id in movies:
+        _edit_in_stash(fakes, scene_id, studio_id=None)
+    wait_until(lambda: "Lonely Studio" not in fakes.plex.collections(section), timeout=60,
+               message="the emptied collection PlexSync made to be deleted")
+    assert FAVORITES in fakes.plex.collections(section)
+    assert all("Lonely Studio" not in _item(fakes, i)["collections"] for i in movies)
