@@ -285,12 +285,6 @@ class PlexClient:
         self._query(f"editing Plex item {item.rating_key}", f"/library/sections/{item.section_id}/all{joinArgs(args)}",
                     method="put", fields=fields)
 
-    def rate(self, rating_key: int, rating: Optional[float]) -> None:
-        """Set the user rating (0..10) or clear it (None), as plexapi's RatingMixin.rate does."""
-        value = -1 if rating is None else rating
-        key = f"/:/rate?key={rating_key}&identifier=com.plexapp.plugins.library&rating={value}"
-        self._query(f"rating Plex item {rating_key}", key, method="put", fields=("userRating",))
-
     def upload_image(self, rating_key: int, kind: str, data: bytes) -> None:
         """Upload image bytes as the poster or background art (Plex never has to reach Stash)."""
         self._query(f"uploading the {kind} of Plex item {rating_key}",
