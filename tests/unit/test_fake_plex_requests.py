@@ -379,3 +379,24 @@ def test_removing_episodes_drops_empty_seasons_and_shows(plex: FakePlexServer, h
     assert (count(2), count(3), count(4)) == (0, 0, 0)
     again = plex.add_episode(10, ["/data/shrinking/A1.mkv"], "A1 again", show_title="A", season=0, episode=1)
     assert plex.item(again)["grandparentRatingKey"] not in (show_a, None)
+
+
+def test_maintenance_answers_503_on_every_path_identity_too(plex: FakePlexServer, http: requests.Session) -> None:
+    plex.maintenance(60)
+    try:
+        for path in ("/identity", "/", "/library/sections", "/library/sections/1/all?type=1"):
+            answer = http.get(f"{plex.url}{path}", headers={"X-Plex-Token": plex.token})
+            assert answer.status_code == 503 and b'title="Maintenance"' in answer.content, path
+        assert plex.count("maintenance") == 4
+    finally:
+        plex.maintenance(0)
+    assert http.get(f"{plex.url}/identity").status_code == 200
+
+
+def test_request_lines_over_the_limit_get_414_as_from_nginx(plex: FakePlexServer, http: requests.Session) -> None:
+    headers = {"X-Plex-Token": plex.token}
+    base = f"{plex.url}/library/sections/1/all?type=1&title="
+    fits = 8192 - len("GET /library/sections/1/all?type=1&title= HTTP/1.1")
+    assert http.get(base + "x" * fits, headers=headers).status_code == 200
+    refused = http.get(base + "x" * (fits + 1), headers=headers)
+    assert refused.status_code == 414 and b"nginx" in refused.content
