@@ -315,7 +315,7 @@ class PlexTarget:
                                      self.clock())
             self.collections.left(item.section_id, plan.removed.get(COLLECTION, ()))
             self.collections.wanted_art(item.section_id, planned.want.collection_art)
-            # Remembered as soon as Plex holds it: a failed rating below must not make our own
+            # Remembered as soon as Plex holds it: a failed upload below must not make our own
             # locked fields look like hand edits on the retry.
             self.index.set_written(item.rating_key, plan.written, self.clock())
         except ItemVanished:
