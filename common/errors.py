@@ -97,6 +97,23 @@ class SceneGone(SyncError):
     kind = "gone"
 
 
+MAINTENANCE = "Plex is upgrading its database"  # what `status` says while Plex answers 503
+
+
+class PlexMaintenance(PlexUnreachable):
+    """Plex answered 503 (its "Maintenance" page: database migrations after an update, minutes to
+    hours): Plex-wide, never charged, however long it lasts."""
+
+    kind = "maintenance"
+
+
+class RequestTooLong(TransientError):
+    """Plex or its proxy refused a request as too long (414, or an HTML 400 on a long URL): the
+    request is split further, never taken as bad data."""
+
+    kind = "too_long"
+
+
 class Failure:
     """One row of the table: a class of failure, whose it is, and what the worker does."""
 
@@ -111,9 +128,12 @@ class Failure:
 
 TABLE: Tuple[Failure, ...] = (
     # class              scope    treatment           what the servers did
+    Failure(PlexMaintenance, PLEX, WAIT_FOR_PLEX,
+            "Plex answered 503 (its 'Maintenance' page while it migrates its database after an update, "
+            "minutes to hours), the probe (/identity) included: `status` names it"),
     Failure(PlexUnreachable, PLEX, WAIT_FOR_PLEX,
             "Plex refused or reset the connection, timed out connecting or answering, answered "
-            "502/503/504/429, or TLS or DNS failed"),
+            "502/504/429, or TLS or DNS failed"),
     Failure(PlexServerError, ITEM, RETRY_IF_REPEATED,
             "Plex answered 500 to one item's request (500s on different items in a row: Plex-wide)"),
     Failure(StashUnreachable, STASH, WAIT_FOR_STASH,
@@ -126,6 +146,9 @@ TABLE: Tuple[Failure, ...] = (
             "Plex refused an edit naming its fields (400), the scene matches several items, Stash "
             "rejected a query"),
     Failure(SceneGone, NOTHING, DROP, "the scene was deleted in Stash before its job ran"),
+    Failure(RequestTooLong, ITEM, RETRY,
+            "Plex or nginx refused a request as too long (414, or an HTML 400 on a long URL): the edit is "
+            "split further inside the write, so it reaches the worker only when nothing smaller is possible"),
     Failure(TransientError, ITEM, RETRY,
             "a broken or cut-off answer, Stash's 500 or 'database is locked', an unexpected bug for one scene"),
 )

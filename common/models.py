@@ -26,6 +26,16 @@ class SceneFile:
 
 
 @dataclass(frozen=True)
+class CollectionArt:
+    """What a studio's or group's Plex collection shows: the studio image or the group's front
+    cover (a URL on Stash, "" for none) and the studio's details or the group's synopsis."""
+
+    name: str
+    image_url: str = ""
+    summary: str = ""
+
+
+@dataclass(frozen=True)
 class Scene:
     id: int
     title: str = ""
@@ -43,6 +53,7 @@ class Scene:
     files: Tuple[SceneFile, ...] = ()
     screenshot_url: Optional[str] = None
     updated_at: str = ""
+    collection_art: Tuple[CollectionArt, ...] = ()  # the studio's, then each group's
 
 
 @dataclass(frozen=True)

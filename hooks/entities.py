@@ -42,12 +42,13 @@ ENTITY_HOOK_TYPES = tuple(ENTITY_HOOKS)
 
 # Fields of each kind's UpdateInput that reach Plex: names (genres, labels, actors, studio,
 # collections), a tag's place in the hierarchy (label_tags and exclude_tags count child tags),
-# a performer's photo, a studio's parent (collection_parent_studio).
+# a performer's photo, a studio's parent (collection_parent_studio), a studio's image and
+# details and a group's front cover and synopsis (their collections' poster and summary).
 USED_FIELDS = {
     TAG: frozenset({"name", "parent_ids", "child_ids"}),
     PERFORMER: frozenset({"name", "disambiguation", "image"}),
-    STUDIO: frozenset({"name", "parent_id"}),
-    GROUP: frozenset({"name"}),
+    STUDIO: frozenset({"name", "parent_id", "image", "details"}),
+    GROUP: frozenset({"name", "front_image", "synopsis"}),
 }
 # Every other field of the UpdateInput and BulkUpdateInput of each kind (Stash's schema;
 # tests/unit/test_hook_entities.py checks that the two sets cover them).
@@ -59,11 +60,10 @@ UNUSED_FIELDS = {
         "height_cm", "measurements", "fake_tits", "penis_length", "circumcised", "career_length", "tattoos",
         "piercings", "alias_list", "twitter", "instagram", "favorite", "tag_ids", "stash_ids", "rating100",
         "details", "death_date", "hair_color", "weight", "ignore_auto_tag", "custom_fields"}),
-    STUDIO: frozenset({"id", "ids", "url", "urls", "image", "stash_ids", "rating100", "favorite", "details", "aliases",
+    STUDIO: frozenset({"id", "ids", "url", "urls", "stash_ids", "rating100", "favorite", "aliases",
                        "tag_ids", "ignore_auto_tag"}),
     GROUP: frozenset({"clientMutationId", "id", "ids", "aliases", "duration", "date", "rating100", "studio_id",
-                      "director", "synopsis", "urls", "tag_ids", "containing_groups", "sub_groups", "front_image",
-                      "back_image"}),
+                      "director", "urls", "tag_ids", "containing_groups", "sub_groups", "back_image"}),
 }
 
 

@@ -34,6 +34,7 @@ TAG_ELEMENTS = {"Genre": "genre", "Role": "actor", "Director": "director", "Coll
 VALUE_ATTRS = ("title", "summary", "originallyAvailableAt", "studio", "contentRating")
 SEARCH_TYPE = {"movie": 1, "show": 4}  # what to list per section type: movies, or the episodes of a show library
 IMAGE_ROUTES = {"poster": "posters", "art": "arts"}
+PIPELINE_HEADER = "X-Plex-Http-Pipeline"
 # GET /library/metadata/{k1,k2,...} (plexapi's fetchItems([keys])): this many keys, this long a path at most.
 BATCH_KEYS = 50
 BATCH_PATH_MAX = 1_000
@@ -58,6 +59,14 @@ class ListedFile:
     path: str
     size: Optional[int]
     added_at: Optional[int]
+
+
+@dataclass(frozen=True)
+class ListedCollection:
+    rating_key: int
+    title: str
+    child_count: int
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,11 @@ def set_identity(identifier: str) -> None:
 
 
 def make_session(settings: Settings, pool_size: int = 4) -> requests.Session:
+    """A pooled session. Plex closes a keep-alive connection idle for 20 s, sometimes under the
+    next request (a reset nobody retries); `X-Plex-Http-Pipeline: infinite`, as Plex's own
+    clients send, keeps pooled connections open."""
     session = requests.Session()
+    session.headers[PIPELINE_HEADER] = "infinite"
     adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -212,6 +225,33 @@ class PlexClient:
         total = _int(root.get("totalSize")) if root is not None else None
         return Page(files, items, total if total is not None else start + items)
 
+    def collections(self, section_id: int, page_size: int = 1000) -> List[ListedCollection]:
+        """Every collection of a library (GET /library/sections/{id}/collections, paged: Plex answers
+        a listing without X-Plex-Container-Size 400)."""
+        found: List[ListedCollection] = []
+        start = 0
+        while True:
+            headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(page_size)}
+            root = self._query(f"listing the collections of library {section_id}",
+                               f"/library/sections/{section_id}/collections", headers=headers)
+            page = [el for el in (root if root is not None else ()) if _int(el.get("ratingKey")) is not None]
+            found += [ListedCollection(int(el.get("ratingKey", "0")), el.get("title", ""),
+                                       _int(el.get("childCount")) or 0, el.get("summary", "")) for el in page]
+            total = _int(root.get("totalSize")) if root is not None else None
+            start += len(page)
+            if not page or total is None or start >= total:
+                return found
+
+    def edit_collection_summary(self, section_id: int, rating_key: int, summary: str) -> None:
+        """A collection's summary, locked (plexapi's Collection.editSummary: the edit with type=18)."""
+        args = {"type": 18, "id": rating_key, "summary.value": summary, "summary.locked": 1}
+        self._query(f"editing the summary of Plex collection {rating_key}",
+                    f"/library/sections/{section_id}/all{joinArgs(args)}", method="put", fields=("summary",))
+
+    def delete_collection(self, rating_key: int) -> None:
+        """Delete a collection object (plexapi's Collection.delete); its items stay."""
+        self._query(f"deleting Plex collection {rating_key}", f"/library/collections/{rating_key}", method="delete")
+
     def item(self, rating_key: int) -> ItemState:
         root = self._query(f"reading Plex item {rating_key}", f"/library/metadata/{rating_key}")
         with classified(f"reading Plex item {rating_key}", self._secrets):
@@ -244,12 +284,6 @@ class PlexClient:
         args = dict(params, type=item.type_number, id=item.rating_key)
         self._query(f"editing Plex item {item.rating_key}", f"/library/sections/{item.section_id}/all{joinArgs(args)}",
                     method="put", fields=fields)
-
-    def rate(self, rating_key: int, rating: Optional[float]) -> None:
-        """Set the user rating (0..10) or clear it (None), as plexapi's RatingMixin.rate does."""
-        value = -1 if rating is None else rating
-        key = f"/:/rate?key={rating_key}&identifier=com.plexapp.plugins.library&rating={value}"
-        self._query(f"rating Plex item {rating_key}", key, method="put", fields=("userRating",))
 
     def upload_image(self, rating_key: int, kind: str, data: bytes) -> None:
         """Upload image bytes as the poster or background art (Plex never has to reach Stash)."""

@@ -20,11 +20,14 @@ import requests
 from plexapi.exceptions import NotFound, PlexApiException, Unauthorized
 
 from common.errors import (
+    MAINTENANCE,
     ConfigurationError,
     NotInPlexYet,
     PermanentError,
+    PlexMaintenance,
     PlexServerError,
     PlexUnreachable,
+    RequestTooLong,
     SyncError,
     TokenRejected,
     TransientError,
@@ -37,6 +40,9 @@ TOKEN_REJECTED = f"Plex rejected the token: check plex_token in {WHERE}"
 _STATUS = re.compile(r"^\((\d{3})\)")
 _CERTIFICATE = re.compile(r"(?i)certificate|hostname mismatch")
 _MAX_DETAIL = 300
+# An HTML 400 on a request line this long is "too long" (Plex, P7), not a bad parameter.
+LONG_URL = 2_000
+_URL = re.compile(r"^\(\d{3}\) \S+; (\S+)")
 
 
 class ItemVanished(NotInPlexYet):
@@ -96,6 +102,11 @@ def classify(exc: BaseException, what: str, secrets: Iterable[str] = (), fields:
     if isinstance(exc, requests.exceptions.RequestException):
         return TransientError(_short(f"request to Plex failed while {what}: {exc}", secrets))
     status = http_status(exc)
+    if status == 503:
+        return PlexMaintenance(_short(f"{MAINTENANCE} or busy: it answered 503 while {what}; "
+                                      "PlexSync waits and carries on by itself", secrets))
+    if status == 414 or (status == 400 and _long_html_answer(str(exc))):
+        return RequestTooLong(_short(f"Plex refused the request as too long ({status}) while {what}", secrets))
     if status == 404:
         return ItemVanished(_short(f"Plex answered 404 while {what}", secrets))
     found = plex_status_error(status) if status is not None else None
@@ -110,6 +121,12 @@ def classify(exc: BaseException, what: str, secrets: Iterable[str] = (), fields:
         about = f" (fields: {named})" if named else ""
         return PermanentError(_short(f"Plex refused {what}{about} with {status}: {exc}", secrets))
     return PermanentError(_short(f"unexpected failure while {what}: {type(exc).__name__}: {exc}", secrets))
+
+
+def _long_html_answer(message: str) -> bool:
+    """plexapi's '(400) bad_request; URL <html>...': an HTML page (not Plex's XML) for a long URL."""
+    found = _URL.match(message)
+    return found is not None and len(found.group(1)) > LONG_URL and "<html" in message.lower()
 
 
 @contextmanager

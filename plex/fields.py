@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from common.models import Scene
 from common.settings import Settings
@@ -26,9 +26,12 @@ TAG_MAX = 255
 TAGS_PER_FIELD = 100
 URL_MAX = 1000
 # Percent-encoded bytes: a summary of emoji costs 12 bytes per character once in a query string.
+# Every field group must fit one edit PUT under plex.writer.QUERY_MAX (7,800): a tag field's
+# names and its actors' photo URLs together stay under it.
 SUMMARY_ENCODED_MAX = 6000
-FIELD_ENCODED_MAX = 6000
-THUMBS_ENCODED_MAX = 5000
+FIELD_ENCODED_MAX = 4500
+THUMBS_ENCODED_MAX = 2500
+WORD_BACKTRACK = 0.2  # a cut goes back to the last space within this share of the text kept
 ELLIPSIS = "…"
 
 # Plex field names (the `<name>.value` / `<name>.locked` edit parameters).
@@ -62,6 +65,9 @@ class Wanted:
     thumbs: Dict[str, str] = field(default_factory=dict)  # actor name -> photo URL (performer_photos)
     rating: Optional[float] = None  # 0..10; None clears a rating we set
     sync_rating: bool = False
+    shortened: Tuple[str, ...] = ()  # fields cut to fit one Plex request (the worker warns once)
+    # collection name -> (image URL on Stash or "", summary): the studio's and groups' collections
+    collection_art: Dict[str, Tuple[str, str]] = field(default_factory=dict)
 
 
 def encoded_len(text: str) -> int:
@@ -80,7 +86,8 @@ def _strip_controls(text: str, keep: str = "") -> str:
 
 
 def _bound(text: str, max_chars: int, max_encoded: Optional[int] = None) -> str:
-    """Cut `text` to both limits, marking a cut with an ellipsis (never mid-way through a character)."""
+    """Cut `text` to both limits, marking a cut with an ellipsis (never mid-way through a character;
+    at the last space when one is near the end, so a word is not cut in two)."""
     budget = max_encoded if max_encoded is not None else 9 * max_chars + 16
     if len(text) <= max_chars and encoded_len(text) <= budget:
         return text
@@ -94,7 +101,16 @@ def _bound(text: str, max_chars: int, max_encoded: Optional[int] = None) -> str:
         room -= cost
     while kept and (unicodedata.combining(kept[-1]) or kept[-1] == "\u200d"):
         kept.pop()
-    return "".join(kept).rstrip() + ELLIPSIS
+    cut = "".join(kept)
+    space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
+    if space > 0 and len(cut) - space <= WORD_BACKTRACK * len(cut):
+        cut = cut[:space]
+    return cut.rstrip() + ELLIPSIS
+
+
+def was_shortened(cleaned: str, source: Optional[str]) -> bool:
+    """Whether `cleaned` is `source` cut to its limits (it ends in the ellipsis `_bound` adds)."""
+    return cleaned.endswith(ELLIPSIS) and not str(source or "").rstrip().endswith(ELLIPSIS)
 
 
 def clean_line(value: Optional[str], max_chars: int = TITLE_MAX) -> str:
@@ -159,12 +175,17 @@ def wanted(scene: Scene, settings: Settings) -> Wanted:
     values: Dict[str, str] = {}
     tags: Dict[str, Tuple[str, ...]] = {}
     thumbs: Dict[str, str] = {}
+    shortened: List[str] = []
     if settings.sync_title:
         title = clean_line(scene.title) or (clean_line(file_stem(scene.files[0].path)) if scene.files else "")
         if title:  # Plex needs a title; with neither title nor file, leave Plex's
             values[TITLE] = title
+            if scene.title and was_shortened(title, scene.title):
+                shortened.append(TITLE)
     if settings.sync_summary:
         values[SUMMARY] = clean_summary(scene.details)
+        if was_shortened(values[SUMMARY], scene.details):
+            shortened.append(SUMMARY)
     if settings.sync_date:
         values[DATE] = clean_date(scene.date)
     if settings.sync_studio:
@@ -195,8 +216,14 @@ def wanted(scene: Scene, settings: Settings) -> Wanted:
         if settings.sync_groups:
             names.extend(scene.groups)
         tags[COLLECTION] = clean_names(names)
+    art: Dict[str, Tuple[str, str]] = {}
+    if settings.sync_collections:
+        for entry in scene.collection_art:
+            name = clean_line(entry.name, TAG_MAX)
+            if name in tags[COLLECTION] and name not in art:
+                art[name] = (clean_line(entry.image_url, URL_MAX), clean_summary(entry.summary))
     rating = scene_rating(scene.rating100) if settings.sync_rating else None
-    return Wanted(values, tags, thumbs, rating, settings.sync_rating)
+    return Wanted(values, tags, thumbs, rating, settings.sync_rating, tuple(shortened), art)
 
 
 def _lineage(scene: Scene) -> Dict[str, FrozenSet[str]]:
@@ -223,7 +250,7 @@ def label_tags(scene: Scene, kept: Sequence[str], settings: Settings) -> Tuple[s
 
 def metadata_hash(want: Wanted, plex_paths: Sequence[str], preserve_plex_edits: bool = False) -> str:
     """A digest of everything that would be written, and where: equal hashes mean nothing to do."""
-    payload = {
+    payload: Dict[str, Any] = {
         "v": 2,  # 2: labels (episodes get their genres as labels)
         "values": want.values,
         "tags": {name: list(names) for name, names in want.tags.items()},
@@ -232,6 +259,8 @@ def metadata_hash(want: Wanted, plex_paths: Sequence[str], preserve_plex_edits: 
         "preserve": preserve_plex_edits,
         "paths": sorted(plex_paths),
     }
+    if want.collection_art:  # only then: the hashes of scenes without it stay as earlier versions made them
+        payload["collection_art"] = want.collection_art
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -252,4 +281,4 @@ def for_item_type(want: Wanted, item_type: str) -> Wanted:
         tags[LABEL] = clean_names((*want.tags.get(LABEL, ()), *want.tags[GENRE]))
     return Wanted({k: v for k, v in want.values.items() if k not in dropped},
                   tags,
-                  want.thumbs, want.rating, want.sync_rating)
+                  want.thumbs, want.rating, want.sync_rating, want.shortened, want.collection_art)

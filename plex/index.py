@@ -58,6 +58,11 @@ class LibraryIndex:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 connection.execute(statement)
 
+    @property
+    def database(self) -> Database:
+        """The process's database handle this index writes through (other plex/ tables share it)."""
+        return self._db
+
     def close(self) -> None:
         """Nothing to release: the database handle belongs to whoever opened it."""
 

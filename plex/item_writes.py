@@ -2,28 +2,32 @@
 
 `plan` is the one place both the sync and the preview compute what a scene would send to an
 item (the edit, the rating, the images), so they cannot differ. `write` sends it: the metadata
-first (an image that fails must never hold back or undo the fields), then the rating, then the
-images. When an upload fails after the metadata reached Plex, the record of what Plex now holds
-goes to the caller's `keep` before the upload's classified error is raised, so the retry uploads
-only the image.
+first, the rating riding in the edit (an image that fails must never hold back or undo the
+fields; the PUTs themselves are plex/edit_requests.py's), then the images. Collections the edit
+creates, empties or should dress are recorded for the batch's `settle` (plex/collections.py).
+When an upload fails after the metadata reached Plex, the record of what Plex now holds goes to
+the caller's `keep` before the upload's classified error is raised, so the retry uploads only
+the image.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
-from common.errors import PermanentError, SyncError, wider_than_item
+from common.errors import SyncError, wider_than_item
 from common.log import get_logger
 from common.models import Scene, SyncRecord
 from common.settings import Settings
 from plex.client import PlexClient
+from plex.collections import CollectionKeeper
+from plex.edit_requests import EditRequests
 from plex.errors import ItemVanished
-from plex.fields import ACTOR, for_item_type, wanted
+from plex.fields import COLLECTION, SUMMARY, for_item_type, wanted
 from plex.images import ImagePlan, plan_images
 from plex.index import LibraryIndex
 from plex.preview import ScenePlan
-from plex.writer import ART_LOCK, POSTER_LOCK, EditPlan, ItemState, plan_edit
+from plex.writer import ART_LOCK, POSTER_LOCK, ItemState, plan_edit
 
 log = get_logger("plex")
 Keep = Callable[[SyncRecord], None]
@@ -35,11 +39,14 @@ def keep_nothing(record: SyncRecord) -> None:
 
 class ItemWrites:
     def __init__(self, settings: Settings, client: PlexClient, index: LibraryIndex,
-                 fetch_image: Callable[[str], bytes], clock: Callable[[], float] = time.time) -> None:
+                 fetch_image: Callable[[str], bytes], collections: CollectionKeeper,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.client = client
         self.index = index
         self.fetch_image = fetch_image
+        self.collections = collections
+        self.edits = EditRequests(client)
         self.clock = clock
 
     def plan(self, scene: Scene, previous: Optional[SyncRecord], item: ItemState, force: bool) -> ScenePlan:
@@ -55,28 +62,42 @@ class ItemWrites:
 
     def write(self, scene: Scene, previous: Optional[SyncRecord], digest: str, item: ItemState,
               force: bool, keep: Keep = keep_nothing) -> SyncRecord:
-        """The writes for one item (the caller holds its lock): one PUT (normally), the rating if it
-        changed, then images. Returns the record of what Plex holds now."""
+        """The writes for one item (the caller holds its lock): one PUT (normally, the rating in
+        it), then images. Returns the record of what Plex holds now."""
         planned = self.plan(scene, previous, item, force)
         images, plan, same_item = planned.images, planned.edit, planned.same_item
+        adding = plan.added.get(COLLECTION, ())
+        made = self.collections.missing(item.section_id, adding) if adding else []
         try:
-            self._write_fields(scene, item, plan)
-            # Remembered as soon as Plex holds it: a failed rating below must not make our own
+            self.edits.send(scene, item, plan)
+            self._note_collections(item, planned, made)
+            # Remembered as soon as Plex holds it: a failed upload below must not make our own
             # locked fields look like hand edits on the retry.
             self.index.set_written(item.rating_key, plan.written, self.clock())
-            if plan.rate:
-                self.client.rate(item.rating_key, plan.rating)
         except ItemVanished:
             self.index.remove_item(item.rating_key)
             raise
         uploaded = self._upload_images(scene, item, images, same_item, digest, keep)
         now = self.clock()
+        for name in planned.want.shortened:
+            if name in plan.groups:
+                log.warning("scene %s: its %s is too long for one Plex request and was shortened to %d characters",
+                            scene.id, "details" if name == SUMMARY else name, len(planned.want.values[name]))
         if plan.kept:
             log.info("scene %s: kept hand edits in Plex for %s", scene.id, ", ".join(plan.kept))
         log.debug("scene %s -> Plex item %s: wrote %s%s%s", scene.id, item.rating_key,
                   ", ".join(plan.fields) or "no fields", ", rating" if plan.rate else "",
                   f", {images.uploads} image(s)" if images.uploads else "")
         return self._record(scene, item, digest, uploaded, same_item, now)
+
+    def _note_collections(self, item: ItemState, planned: ScenePlan, made: List[str]) -> None:
+        """After the edit: the collections it created are PlexSync's, the ones it left may be empty
+        now, and a studio's or group's collection should show its art (sent by `settle`)."""
+        plan = planned.edit
+        written = plan.written.get(COLLECTION, ())
+        self.collections.created(item.section_id, [name for name in made if name in written], self.clock())
+        self.collections.left(item.section_id, plan.removed.get(COLLECTION, ()))
+        self.collections.wanted_art(item.section_id, planned.want.collection_art)
 
     def _upload_images(self, scene: Scene, item: ItemState, images: ImagePlan, same_item: Optional[SyncRecord],
                        digest: str, keep: Keep) -> ImagePlan:
@@ -104,22 +125,6 @@ class ItemWrites:
             keep(self._record(scene, item, digest, kept, same_item, self.clock()))
             raise
         return images
-
-    def _write_fields(self, scene: Scene, item: ItemState, plan: EditPlan) -> None:
-        """The edit PUTs; an episode's actors go in their own PUT, and a refusal of that one alone
-        is a warning (the rest of the episode is written; the actors are tried again next change)."""
-        alone = (ACTOR,) if item.type == "episode" else ()
-        for params in plan.requests(alone):
-            fields = tuple(sorted({k.split(".")[0].split("[")[0] for k in params}))
-            if alone and fields == alone:
-                try:
-                    self.client.edit(item, params, fields)
-                except PermanentError as exc:
-                    plan.written.pop(ACTOR, None)
-                    log.warning("scene %s: Plex refused the performers of episode %s, the rest is written (%s)",
-                                scene.id, item.rating_key, exc)
-                continue
-            self.client.edit(item, params, fields)
 
     def _record(self, scene: Scene, item: ItemState, digest: str, images: ImagePlan,
                 same_item: Optional[SyncRecord], now: float) -> SyncRecord:

@@ -43,6 +43,9 @@ class FieldChange:
     added: Tuple[str, ...] = ()  # tag fields: names that arrive
     removed: Tuple[str, ...] = ()  # tag fields: names that leave
     kept: bool = False  # left alone as a hand edit (preserve_plex_edits)
+    # collections and labels: the names that are PlexSync's after the sync, and the others' it keeps
+    ours: Optional[Tuple[str, ...]] = None
+    others: Tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -55,6 +58,8 @@ class FieldChange:
             data.update(added=list(self.added), removed=list(self.removed))
         if self.kept:
             data["kept_hand_edit"] = True
+        if self.ours is not None:
+            data.update(plexsync_values=list(self.ours), others_kept=list(self.others))
         return data
 
 
@@ -127,14 +132,17 @@ def describe(scene_id: int, item: ItemState, want: Wanted, edit: EditPlan, image
             continue
         params = edit.groups.get(tag, {})
         before_tags = list(item.tags.get(tag, ()))
+        ours = edit.owned.get(tag)
+        others = edit.others.get(tag, ())
         if not params:
-            changes.append(FieldChange(tag, before_tags, before_tags, kept=tag in kept))
+            changes.append(FieldChange(tag, before_tags, before_tags, kept=tag in kept, ours=ours, others=others))
             continue
         by_index = _indexed(params, tag, "tag")
         names = tuple(by_index[index] for index in sorted(by_index))
         now = {name.casefold() for name in before_tags}
         added = tuple(name for name in names if name.casefold() not in now)
-        changes.append(FieldChange(tag, before_tags, list(names), True, added, _removed(params, tag)))
+        changes.append(FieldChange(tag, before_tags, list(names), True, added, _removed(params, tag),
+                                   ours=ours, others=others))
         photos = {by_index.get(index, ""): url for index, url in _indexed(params, tag, "thumb").items()}
         if sorted(before_tags) == sorted(names) and all(item.thumbs.get(name) == url for name, url in photos.items()):
             locks.append(tag)

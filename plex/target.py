@@ -3,9 +3,10 @@
 It ties the rooms together — `scene_matching.py` (where is the scene in Plex?), `prefetch.py`
 (the batch's hashes and shared item reads), `item_writes.py` (what must change, and the writes)
 and `reads.py` (what tasks read: `target.reads`) — and owns the request budget: an unchanged
-scene costs no request; a changed one costs a read of the item, one PUT, the rating when it
-changed, and one upload per changed image; `prepare()` reads the items of a whole batch in one
-bounded request first, so the read is shared. `preview_scene()` runs the same steps up to the
+scene costs no request; a changed one costs a read of the item, one PUT (the rating rides in
+it), and one upload per changed image; `prepare()` reads the items of a whole batch in one
+bounded request first, so the read is shared. `settle()`, once per batch, tidies the
+collections PlexSync made (plex/collections.py). `preview_scene()` runs the same steps up to the
 writes and answers what they would change (plex/preview.py). It raises only `common.errors`
 classes and hands back `SyncRecord`s and `MatchResult`s, never plexapi objects; it knows
 nothing of the queue.
@@ -27,6 +28,7 @@ from common.errors import NotInPlexYet, PermanentError, SyncError, wider_than_it
 from common.models import Scene, SyncRecord
 from common.settings import Settings
 from plex.client import PlexClient
+from plex.collections import CollectionKeeper
 from plex.errors import ItemVanished
 from plex.index import Database, LibraryIndex
 from plex.index_refresh import MAX_AGE, PAGE_SIZE, RECENT_INTERVAL, SCAN_INTERVAL, IndexRefresher
@@ -75,7 +77,8 @@ class PlexTarget:
         self.index = index
         self.matching = SceneMatching(settings, index, library, clock)
         self.prefetch = BatchPrefetch(settings, client, self.matching)
-        self.writes = ItemWrites(settings, client, index, fetch_image, clock)
+        self.collections = CollectionKeeper(client, index.database, fetch_image)
+        self.writes = ItemWrites(settings, client, index, fetch_image, self.collections, clock)
         self.reads = PlexReads(client, index, library)
         self._items = ItemLocks()
 
@@ -126,6 +129,11 @@ class PlexTarget:
     def prepare(self, scenes: Sequence[Scene], previous: Dict[int, Optional[SyncRecord]], force: bool = False) -> None:
         """Read the matched items of the scenes that will be written, several per request (optional)."""
         self.prefetch.prepare(scenes, previous, force)
+
+    def settle(self) -> None:
+        """After a batch: delete the collections PlexSync made and emptied, send changed collection
+        posters and summaries (plex/collections.py). Never raises."""
+        self.collections.settle()
 
     def sync_scene(self, scene: Scene, previous: Optional[SyncRecord], force: bool = False,
                    keep: Keep = keep_nothing) -> SyncRecord:

@@ -6,10 +6,22 @@ the edit parameters real Plex accepts (`title.value`, `title.locked`, `genre[0].
 `genre[].tag.tag-` with names URL-quoted then comma-joined, `actor[0].tag.thumb`) — the same
 names and encoding plexapi's own edit mixins produce. Every written field is locked.
 
+Collections and labels are shared: people and other tools (Kometa's `Overlay`, a hand-made
+"Favorites") put theirs on the same items. For them PlexSync owns only the values it added
+itself: the memory keeps, per item, the names PlexSync put there (`written[tag]`), and an edit
+removes a name only when it is in that list and Stash no longer wants it; every other name on
+the item is sent back as it is. A name that was already on the item when Stash first wanted it
+stays the user's. Genres, actors, director and the plain fields are Stash's: exact sets.
+
 preserve_plex_edits rule: a field counts as edited by hand when Plex has it locked and PlexSync
 has no memory of writing the value Plex now holds (we never wrote it, or someone changed it
-after we did). Such fields are left alone. The memory (`written`) is what we last wrote per
-item, kept by the index database. Stdlib only.
+after we did); for collections and labels, when a name PlexSync added was removed in Plex.
+Such fields are left alone. The memory (`written`) is what we last wrote per item, kept by the
+index database. Stdlib only.
+
+The rating rides in the edit (`userRating.value`, as plexapi's editField sends it), so it
+costs no request of its own. Every PUT's request line stays under `REQUEST_LINE_MAX` (nginx
+refuses longer ones with 414 by default).
 """
 from __future__ import annotations
 
@@ -17,10 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 from urllib.parse import quote
 
-from plex.fields import ACTOR, TAG_FIELDS, Wanted, encoded_len
+from plex.fields import ACTOR, COLLECTION, LABEL, TAG_FIELDS, Wanted, encoded_len
 
-# A single PUT's query string stays under this (real servers and proxies accept 16-64 KiB).
-QUERY_MAX = 12_000
+# nginx, the usual proxy in front of Plex, answers 414 to a request line over 8 KiB
+# (large_client_header_buffers 4 8k); Plex itself answers 400 to very long edit URLs.
+REQUEST_LINE_MAX = 8_000
+# Room for "PUT /library/sections/{id}/all?" + "&type=N&id=K" + " HTTP/1.1" around the query.
+QUERY_MAX = REQUEST_LINE_MAX - 200
+# Shared fields: PlexSync removes only the names it added itself (see the module docstring).
+OWNED_TAGS = (COLLECTION, LABEL)
 RATING_KEY = "userRating"  # key of the rating in the written-memory
 POSTER_LOCK, ART_LOCK = "thumb", "art"
 
@@ -53,30 +70,38 @@ class EditPlan:
     rating: Optional[float] = None  # the rating to send when `rate` (None clears)
     kept: List[str] = field(default_factory=list)  # fields left alone as hand edits
     written: Dict[str, Any] = field(default_factory=dict)  # memory after these writes
+    # collections/labels: the names that are PlexSync's after these writes, and the others' kept
+    owned: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    others: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    added: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # names this edit gives the item
+    removed: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # PlexSync's names it takes away
 
     @property
     def fields(self) -> Tuple[str, ...]:
         return tuple(self.groups)
 
-    def requests(self, alone: Tuple[str, ...] = ()) -> List[Dict[str, Any]]:
+    def requests(self, alone: Tuple[str, ...] = (), limit: int = QUERY_MAX) -> List[Dict[str, Any]]:
         """The parameters of each PUT: normally one, split per field only if one would be too long.
 
         Fields named in `alone` go last, each in its own PUT(s), so that a server refusing them
-        still gets the rest (episode actors: no evidence shows Plex accepts them)."""
+        still gets the rest (episode actors: no evidence shows Plex accepts them). `limit` is the
+        longest query string a PUT may carry (smaller after a server refused one as too long)."""
         shared = [group for name, group in self.groups.items() if name not in alone]
-        chunks = _packed(shared)
+        chunks = packed(shared, limit)
         for name in alone:
             if name in self.groups:
-                chunks += _packed([self.groups[name]])
+                chunks += packed([self.groups[name]], limit)
         return chunks
 
 
-def _packed(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def packed(groups: List[Dict[str, Any]], limit: int = QUERY_MAX) -> List[Dict[str, Any]]:
+    """Field groups packed into as few queries of at most `limit` as they fit (a group is never cut,
+    except a long removal list, which is spread over several)."""
     chunks: List[Dict[str, Any]] = []
-    size = QUERY_MAX
-    for params in (piece for group in groups for piece in _split_removals(group)):
+    size = limit
+    for params in (piece for group in groups for piece in _split_removals(group, limit)):
         cost = query_len(params)
-        if not chunks or size + cost > QUERY_MAX:
+        if not chunks or size + cost > limit:
             chunks.append({})
             size = 0
         chunks[-1].update(params)
@@ -84,19 +109,19 @@ def _packed(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return chunks
 
 
-def _split_removals(params: Dict[str, Any]) -> List[Dict[str, Any]]:
+def _split_removals(params: Dict[str, Any], limit: int = QUERY_MAX) -> List[Dict[str, Any]]:
     """A field's parameters, with a removal list too long for one request spread over several."""
     removal = next((key for key in params if key.endswith("[].tag.tag-")), None)
-    if removal is None or query_len(params) <= QUERY_MAX:
+    if removal is None or query_len(params) <= limit:
         return [params]
     rest = {key: value for key, value in params.items() if key != removal}
     pieces: List[Dict[str, Any]] = [rest]
-    budget = QUERY_MAX - query_len(rest)
+    budget = limit - query_len(rest)
     current: List[str] = []
     for name in str(params[removal]).split(","):
         if current and query_len({removal: ",".join(current + [name])}) > budget:
             pieces.append({removal: ",".join(current)})
-            current, budget = [], QUERY_MAX
+            current, budget = [], limit
         current.append(name)
     if current:
         pieces.append({removal: ",".join(current)})
@@ -124,6 +149,13 @@ def tag_params(tag: str, names: Tuple[str, ...], remove: Tuple[str, ...] = (),
     if remove:
         params[f"{tag}[].tag.tag-"] = ",".join(quote(str(name)) for name in remove)
     return params
+
+
+def rating_params(rating: Optional[float]) -> Dict[str, Any]:
+    """The rating in the edit (plexapi's editField('userRating')): set and lock, or clear and unlock."""
+    if rating is None:
+        return {f"{RATING_KEY}.value": "", f"{RATING_KEY}.locked": 0}
+    return {f"{RATING_KEY}.value": f"{rating:g}", f"{RATING_KEY}.locked": 1}
 
 
 def hand_edited(name: str, current: Any, item: ItemState, written: Mapping[str, Any]) -> bool:
@@ -163,6 +195,9 @@ def plan_edit(want: Wanted, item: ItemState, written: Optional[Mapping[str, Any]
     for tag in TAG_FIELDS:
         if tag not in want.tags:
             continue
+        if tag in OWNED_TAGS:
+            _plan_shared(plan, tag, tuple(want.tags[tag]), item, memory, preserve_plex_edits)
+            continue
         names: Tuple[str, ...] = tuple(want.tags[tag])
         tags_now: Tuple[str, ...] = tuple(item.tags.get(tag, ()))
         if preserve_plex_edits and hand_edited(tag, sorted(tags_now), item, _sorted_memory(memory, tag)):
@@ -185,7 +220,41 @@ def plan_edit(want: Wanted, item: ItemState, written: Optional[Mapping[str, Any]
             plan.rate = item.user_rating is not None
             plan.rating = None
             plan.written.pop(RATING_KEY, None)
+        if plan.rate:
+            plan.groups[RATING_KEY] = rating_params(plan.rating)
     return plan
+
+
+def _folded(names: Any) -> FrozenSet[str]:
+    return frozenset(str(name).casefold() for name in names) if isinstance(names, (list, tuple)) else frozenset()
+
+
+def _plan_shared(plan: EditPlan, tag: str, names: Tuple[str, ...], item: ItemState, memory: Mapping[str, Any],
+                 preserve_plex_edits: bool) -> None:
+    """A collection or label field: add what Stash wants, remove only PlexSync's own names it no longer wants.
+
+    `memory[tag]` lists the names PlexSync added to this item (written by any earlier version:
+    those versions wrote exact sets, so every name they last wrote is theirs)."""
+    now: Tuple[str, ...] = tuple(item.tags.get(tag, ()))
+    now_folded = _folded(now)
+    ours = _folded(memory.get(tag))
+    wanted = _folded(names)
+    if preserve_plex_edits and tag in item.locked and ours - now_folded:
+        plan.kept.append(tag)  # someone removed a name PlexSync had added: their edit stands
+        plan.owned[tag] = tuple(n for n in now if n.casefold() in ours)
+        plan.others[tag] = tuple(n for n in now if n.casefold() not in ours)
+        return
+    removed = tuple(n for n in now if n.casefold() in ours and n.casefold() not in wanted)
+    others = tuple(n for n in now if n.casefold() not in ours and n.casefold() not in wanted)
+    owned = tuple(n for n in names if n.casefold() in ours or n.casefold() not in now_folded)
+    final = others + names
+    plan.written[tag] = list(owned)
+    plan.owned[tag] = owned
+    plan.others[tag] = tuple(n for n in now if n.casefold() not in ours)
+    if not _same_tags(now, final) or tag not in item.locked:
+        plan.groups[tag] = tag_params(tag, final, removed)
+        plan.added[tag] = tuple(n for n in names if n.casefold() not in now_folded)
+        plan.removed[tag] = removed
 
 
 def _sorted_memory(memory: Mapping[str, Any], tag: str) -> Dict[str, Any]:

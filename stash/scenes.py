@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from common.errors import PermanentError
-from common.models import Performer, Scene, SceneFile
+from common.models import CollectionArt, Performer, Scene, SceneFile
 
 SCENE_FRAGMENT = """
 fragment PlexSyncScene on Scene {
@@ -25,10 +25,10 @@ fragment PlexSyncScene on Scene {
   updated_at
   files { path size }
   paths { screenshot }
-  studio { name parent_studio { name } }
+  studio { name image_path details parent_studio { name } }
   performers { name disambiguation image_path }
   tags { name parents { name parents { name parents { name } } } }
-  groups { group { name } }
+  groups { group { name front_image_path synopsis } }
 }
 """
 
@@ -155,7 +155,24 @@ def scene_from_graphql(data: Mapping[str, Any]) -> Scene:
         files=_files(data.get("files") or ()),
         screenshot_url=_text(paths.get("screenshot")) or None,
         updated_at=_text(data.get("updated_at")),
+        collection_art=_collection_art(studio, data.get("groups") or ()),
     )
+
+
+def _collection_art(studio: Mapping[str, Any], groups: Iterable[Any]) -> Tuple[CollectionArt, ...]:
+    """The studio's image and details, each group's front cover and synopsis (the ones that have any)."""
+    found: List[CollectionArt] = []
+    entries = [(studio, "image_path", "details")] + [
+        ((entry.get("group") or {}), "front_image_path", "synopsis") for entry in groups if isinstance(entry, dict)]
+    for entity, image_key, summary_key in entries:
+        name = _text(entity.get("name")) if isinstance(entity, Mapping) else ""
+        if not name:
+            continue
+        image = _text(entity.get(image_key))
+        art = CollectionArt(name, "" if is_placeholder_image(image) else image, _text(entity.get(summary_key)))
+        if art.image_url or art.summary:
+            found.append(art)
+    return tuple(found)
 
 
 def is_placeholder_image(url: Optional[str]) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
 
+from common.errors import MAINTENANCE
 from sync_queue.db import Database
 
 PID, STARTED_AT, HEARTBEAT_AT, STOPPED_AT = "pid", "started_at", "heartbeat_at", "stopped_at"
@@ -38,6 +39,11 @@ class BreakerState:
     def is_open(self) -> bool:
         return self.state == "open"
 
+    @property
+    def in_maintenance(self) -> bool:
+        """Opened by Plex's 503 Maintenance page (database migrations after an update, P10)."""
+        return MAINTENANCE in self.last_error
+
     @classmethod
     def from_json(cls, value: object) -> "BreakerState":
         data = value if isinstance(value, dict) else {}
@@ -52,12 +58,13 @@ class BreakerState:
                 "last_error": self.last_error}
 
     def down_line(self, name: str, waiting: Optional[int]) -> str:
-        """"Plex has not been answering since 14:02 (5 probes); 1,500 scenes waiting"."""
+        """"Plex has not been answering since 14:02 (5 probes); 1,500 scenes waiting", led by
+        "Plex is upgrading its database (it answers 503 Maintenance): " during a maintenance."""
         at = datetime.fromtimestamp(self.opened_at).strftime("%H:%M") if self.opened_at is not None else "?"
         line = f"{name} has not been answering since {at} ({self.probes} probe{'' if self.probes == 1 else 's'})"
         if waiting is not None:
             line += f"; {waiting:,} scene{'' if waiting == 1 else 's'} waiting"
-        return line
+        return f"{MAINTENANCE} (it answers 503 Maintenance): {line}" if self.in_maintenance else line
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ Every list is capped (MAX_SHOWN, then "... and N more") and long text is cut.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, TypedDict
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, TypedDict
 
 from common.models import Scene, SyncRecord
 from common.pathmap import PathRule, map_path
@@ -320,9 +320,20 @@ def _written(facts: Facts) -> List[str]:
         names = sorted(facts.written)
         lines.append(f"  fields written: {', '.join(names[:MAX_SHOWN])}"
                      + (f" ... and {len(names) - MAX_SHOWN} more" if len(names) > MAX_SHOWN else ""))
+    for tag in ("collection", "label"):  # shared with people and other tools: PlexSync owns only its own
+        ours = facts.written.get(tag)
+        if isinstance(ours, list):
+            theirs = [name for name in (facts.item.tags.get(tag, ()) if facts.item else ())
+                      if name.casefold() not in {str(n).casefold() for n in ours}]
+            lines.append(f"  {tag}s PlexSync added: {_listed(ours)}; not PlexSync's (never removed): {_listed(theirs)}")
     if facts.result is not None and facts.item is not None:
         lines.append("  Stash has changes since then" if facts.would_write else "  Stash has not changed since then")
     return lines
+
+
+def _listed(names: Sequence[object]) -> str:
+    shown = ", ".join(repr(str(name)) for name in names[:MAX_SHOWN]) or "none"
+    return shown + (f" ... and {len(names) - MAX_SHOWN} more" if len(names) > MAX_SHOWN else "")
 
 
 def _queue(facts: Facts) -> List[str]:

@@ -12,7 +12,7 @@ full, a few examples of the rest, then totals); `emit` receives every scene as a
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 from tasks.context import TaskContext, TaskResult, plural
 
@@ -117,6 +117,9 @@ def _scene_lines(answer: "ScenePreview") -> List[str]:
         text = "" if change.name in locked else _field_text(change)
         if text:
             lines.append(f"    {change.name}: {text}")
+        if change.ours is not None and (change.ours or change.others):
+            lines.append(f"    {change.name}: PlexSync's: {_names(change.ours)}; kept, not PlexSync's: "
+                         f"{_names(change.others)}")
     if locked:
         lines.append(f"    locked as they are: {', '.join(locked)}")
     for kind, upload in (("poster", answer.poster), ("art", answer.art)):
@@ -136,6 +139,10 @@ def _field_text(change: "FieldChange") -> str:
         moves = [f"+ {_short(name)}" for name in change.added] + [f"− {_short(name)}" for name in change.removed]
         return ", ".join(moves) or f"{_short(', '.join(change.before))} → {_short(', '.join(change.after))}"
     return f"{_short(change.before)} → {_short(change.after)}"
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(_short(name) for name in names) if names else "(none)"
 
 
 def _short(value: object) -> str:

@@ -7,7 +7,9 @@ Plex unreachable, bad settings) are raised for the whole job, and the rest of th
 tried. It reports every request's outcome to the worker's breakers (`use_breakers`) and stops a
 batch as soon as the Plex breaker is open (500s spreading over items). A scene whose
 metadata reached Plex but whose image did not keeps its record (`sync_scene`'s `keep`), so its
-retry uploads only the image.
+retry uploads only the image. After a batch, `settle()` tidies the Plex collections PlexSync
+made (deletes the emptied ones, sends changed posters and summaries): once per batch, never per
+scene, and it never raises.
 
 The scenes of a batch are written by up to `concurrency` threads over the Plex client's one
 pooled session (worker/concurrency.py decides how many at a time). Each scene's record is kept
@@ -49,6 +51,8 @@ class PlexWriter(Protocol):
     def ping(self) -> None: ...
 
     def prepare(self, scenes: Sequence[Scene], previous: Dict[int, Optional[SyncRecord]], force: bool) -> None: ...
+
+    def settle(self) -> None: ...
 
 
 class StateStore(Protocol):
@@ -125,6 +129,8 @@ class SceneProcessor:
         result.failures.update(self._sync_all(scenes, previous, job.force, gate))
         if gate.failure is not None:
             raise gate.failure
+        if scenes:
+            self.plex.settle()  # the collections PlexSync made: tidied once per batch, never per scene
         return result
 
     def _open_for_traffic(self, gate: BatchGate) -> bool:

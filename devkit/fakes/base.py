@@ -25,7 +25,8 @@ Server side (subclass `FakeHTTPServer`):
     fail_next/drop_next/hang_next(..., where={"id": "12"})  # only requests with that query
         # argument (or path parameter, e.g. "ids") equal to the value
     srv.idle_timeout = 20.0   # close a keep-alive connection idle that long (None: never), as real
-                              # servers do; set before connections open
+                              # servers do; set before connections open; a subclass's
+                              # keeps_idle_connection(headers) may exempt a connection
     srv.open_connections() -> int
     srv.counts() -> {"PUT /library/sections/{id}/all": 3, ...};  srv.count(key) -> int
     srv.bump(key, n=1)        # count something of the subclass's own (e.g. from inside a handler)
@@ -71,6 +72,7 @@ class Request:
     headers: Any
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
+    target: str = ""  # the request target as sent (path and query, still encoded)
 
     def arg(self, name: str, default: Optional[str] = None) -> Optional[str]:
         """First value of a query parameter, else of the header with that name."""
@@ -188,6 +190,10 @@ class FakeHTTPServer:
 
     def authenticate(self, req: Request) -> Optional[Response]:
         return None
+
+    def keeps_idle_connection(self, headers: Any) -> bool:
+        """Override: True when a request's headers ask to keep its connection open however long it idles."""
+        return False
 
     def latency(self, ms: float) -> None:
         self._latency = max(0.0, ms) / 1000.0
@@ -374,7 +380,10 @@ def _make_handler(owner: FakeHTTPServer) -> type:
                 self.control(parts.path[len(CONTROL_PREFIX):], body)
                 return
             query = parse_qsl(parts.query, keep_blank_values=True)
-            response = owner._handle(Request(self.command, unquote(parts.path), query, self.headers, body))
+            if owner.keeps_idle_connection(self.headers):
+                self.connection.settimeout(None)
+            response = owner._handle(Request(self.command, unquote(parts.path), query, self.headers, body,
+                                             target=self.path))
             if response is RESET:
                 self.close_connection = True
                 try:  # linger 0: close() sends an RST, as a reset by a proxy or a NAS does

@@ -266,6 +266,9 @@ class Collection:
     added_at: int
     updated_at: int = 0
     members: set = field(default_factory=set)
+    summary: str = ""
+    poster: Optional[str] = None  # the digest of an uploaded poster (else Plex shows a composite)
+    locked: set = field(default_factory=set)
 
 
 @dataclass
@@ -657,13 +660,13 @@ class Library:
             item.tags.pop(tag, None)
 
     def _move_collections(self, item: Item, left: Iterable[str], joined: Iterable[str]) -> None:
-        """Keep collection objects in step: created on first member, gone with the last one."""
+        """Keep collection objects in step: created on first member; the last one leaving leaves it
+        empty (Plex keeps empty collections: PlexSync's own must be deleted by PlexSync)."""
         for name in left:
             collection = self.collections.get((item.section_key, name))
             if collection is not None:
                 collection.members.discard(item.rating_key)
-                if not collection.members:
-                    del self.collections[(item.section_key, name)]
+                collection.updated_at = int(time.time())
         for name in joined:
             collection = self.collections.get((item.section_key, name))
             if collection is None:
@@ -672,6 +675,15 @@ class Library:
                 self.collections[(item.section_key, name)] = collection
             collection.members.add(item.rating_key)
             collection.updated_at = int(time.time())
+
+    def delete_collection(self, collection: "Collection") -> None:
+        """DELETE /library/metadata/{collection}: the members lose the tag, the object goes."""
+        for key in list(collection.members):
+            member = self.items.get(key)
+            if member is not None:
+                self._set_tags(member, "collection", [e for e in member.tag_list("collection")
+                                                      if tag_name(e) != collection.title])
+        self.collections.pop((collection.section_key, collection.title), None)
 
     def section_collections(self, section_key: int) -> list["Collection"]:
         found = [c for (key, _), c in self.collections.items() if key == section_key]

@@ -23,12 +23,20 @@ Test-side API (beyond devkit/fakes/base.py):
         # type in the section, as the real filtered bulk edit does; tests treat any as damage
         # (also in counts() as BULK_EDIT, so other processes see it)
     plex.refuse_episode_actors = False         # answer 400 to an episode edit carrying actor[...]
-    plex.max_page_size = 1000                  # listings asking for more get 400
-    plex.idle_timeout = 20.0                   # idle keep-alive connections are closed by the server
+    plex.max_page_size = 1000                  # listings asking for more get 400; listings of items or
+        # collections without X-Plex-Container-Size get 400, as current Plex answers them
+    plex.idle_timeout = 20.0                   # idle keep-alive connections are closed by the server,
+        # unless a request on it sent `X-Plex-Http-Pipeline: infinite` (as real Plex)
+    plex.max_request_line = 8192               # longer request lines get 414, as nginx (the usual proxy
+        # in front of Plex) answers by default; None: no limit
+    plex.maintenance(seconds)                  # for `seconds` every path, /identity too, answers 503 with
+        # Plex's "Maintenance" body (database migrations after an update); counted under "maintenance".
+        # Other processes: POST /__fake__/maintenance {"seconds": s}
 Collections are objects, as in Plex: `collection[0].tag.tag=X` on an item creates (or joins) the
 section's collection X, listed by GET /library/sections/{id}/collections (and /all?type=18) with
 its childCount, its items at /library/collections/{ratingKey}/children; the last member leaving
-removes it. Listings carry up to 2 collection tags per item, as a real listing does.
+leaves it empty on the shelf, as Plex does (DELETE /library/collections/{ratingKey}, plexapi's
+Collection.delete, deletes it). Listings carry up to 2 collection tags per item, as a real listing does.
     plex.scan_delay = 0.0                      # seconds before a refresh's pending files appear
     plex.refresh_resets_unlocked = False       # PUT .../refresh drops unlocked edits, as an agent would
 Listings (GET /library/sections/{id}/all?type=N, paged by X-Plex-Container-Start/Size as
@@ -43,7 +51,9 @@ writers, producers, countries, collections, labels), and locked=set_of_field_nam
 """
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from typing import Any, Optional, Union
 
 from devkit.fakes import plex_xml
@@ -65,6 +75,12 @@ UNAUTHORIZED = b"<html><head><title>Unauthorized</title></head><body><h1>401 Una
 BAD_REQUEST = b"<html><head><title>Bad Request</title></head><body><h1>400 Bad Request</h1></body></html>"
 UPLOAD_LIMIT = 10 * 1024 * 1024  # real Plex answers 500 to image uploads over about 10 MB
 IDLE_TIMEOUT = 20.0  # seconds an idle keep-alive connection stays open, about what a real server allows
+MAINTENANCE_BODY = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Response code="503" title="Maintenance" '
+                    b'status="Plex Media Server is currently running database migrations."/>\n')
+TOO_LONG = b"<html><head><title>414 Request-URI Too Large</title></head><body><center><h1>414 Request-URI Too Large" \
+           b"</h1></center><hr><center>nginx</center></body></html>"
+REQUEST_LINE_MAX = 8192  # nginx: large_client_header_buffers 4 8k
+PIPELINE_HEADER = "X-Plex-Http-Pipeline"
 BULK_EDIT = "PUT /library/sections/{id}/all without id"  # the count of edits that hit every item
 IMAGE_KINDS = {"posters": "posters", "arts": "arts", "poster": "posters", "art": "arts"}
 
@@ -90,8 +106,21 @@ class FakePlexServer(FakeHTTPServer):
         self.refuse_episode_actors = False
         self.idle_timeout = IDLE_TIMEOUT
         self.max_page_size = 1000
+        self.max_request_line: Optional[int] = REQUEST_LINE_MAX
+        self._maintenance_until = 0.0
         self._routes_setup()
         self.add_control("remove_item", lambda payload: self.remove_item(int(payload["rating_key"])))
+        self.add_control("maintenance", lambda payload: self.maintenance(float(payload["seconds"])))
+
+    def maintenance(self, seconds: float) -> None:
+        """Answer 503 Maintenance on every path for `seconds` from now (see the module docstring)."""
+        with self._lock:
+            self._maintenance_until = time.monotonic() + max(0.0, seconds)
+
+    @property
+    def in_maintenance(self) -> bool:
+        with self._lock:
+            return time.monotonic() < self._maintenance_until
 
     @property
     def bulk_edits(self) -> int:
@@ -139,6 +168,12 @@ class FakePlexServer(FakeHTTPServer):
         with self.library.lock:
             return self.library.remove(rating_key)
 
+    def collections(self, section_key: int) -> dict:
+        """{title: {"ratingKey", "members" (ratingKeys), "summary", "poster" (sha256 of the upload or None)}}."""
+        with self.library.lock:
+            return {c.title: {"ratingKey": c.rating_key, "members": sorted(c.members), "summary": c.summary,
+                              "poster": c.poster} for c in self.library.section_collections(section_key)}
+
     def find_by_file(self, path: str) -> Optional[int]:
         with self.library.lock:
             return self.library.by_file.get(path)
@@ -158,9 +193,17 @@ class FakePlexServer(FakeHTTPServer):
 
     # -- HTTP ------------------------------------------------------------------------------
     def authenticate(self, req: Request) -> Optional[Response]:
+        if self.max_request_line is not None and len(f"{req.method} {req.target} HTTP/1.1") > self.max_request_line:
+            return Response(414, TOO_LONG, "text/html")
+        if self.in_maintenance:
+            self.bump("maintenance")
+            return Response(503, MAINTENANCE_BODY)
         if req.path == "/identity" or req.arg("X-Plex-Token") == self.token:
             return None
         return Response(401, UNAUTHORIZED, "text/html")
+
+    def keeps_idle_connection(self, headers: Any) -> bool:
+        return (headers.get(PIPELINE_HEADER) or "").lower() == "infinite"
 
     def _routes_setup(self) -> None:
         routes = [
@@ -175,6 +218,8 @@ class FakePlexServer(FakeHTTPServer):
             ("GET", "/library/sections/{id}/refresh", self._refresh_section),
             ("GET", "/library/metadata/{ids}", self._metadata),
             ("GET", "/library/metadata/{id}/children", self._children),
+            ("DELETE", "/library/metadata/{id}", self._delete),
+            ("DELETE", "/library/collections/{id}", self._delete),
             ("PUT", "/library/metadata/{id}/refresh", self._refresh_item),
             ("PUT", "/:/rate", self._rate),
         ]
@@ -257,7 +302,9 @@ class FakePlexServer(FakeHTTPServer):
     def _page_window(self, req: Request) -> tuple[int, Optional[int]]:
         start = max(0, _int(req.arg("X-Plex-Container-Start") or "0"))
         size = req.arg("X-Plex-Container-Size")
-        if size is not None and _int(size) > self.max_page_size:
+        if size is None:  # PMS 1.28 warned "This will fail with status code 400 in the future"; it does now
+            raise _bad_request("Missing X-Plex-Container-Size header.")
+        if _int(size) > self.max_page_size:
             raise _bad_request(f"X-Plex-Container-Size {size} is over {self.max_page_size}")
         return start, None if size is None else _int(size)
 
@@ -287,6 +334,7 @@ class FakePlexServer(FakeHTTPServer):
                                                   len(found)))
 
     def _collection_children(self, req: Request) -> Response:
+        self._page_window(req)
         with self.library.lock:
             collection = self.library.collection(_int(req.params["id"]))
             if collection is None:
@@ -302,7 +350,17 @@ class FakePlexServer(FakeHTTPServer):
                 raise HTTPError(404)
             return self._xml(plex_xml.metadata(self.library, items))
 
+    def _delete(self, req: Request) -> Response:
+        """Delete a collection (what Plex's "Delete" on a collection sends); items are not deleted here."""
+        with self.library.lock:
+            collection = self.library.collection(_int(req.params["id"]))
+            if collection is None:
+                raise HTTPError(404)
+            self.library.delete_collection(collection)
+        return Response(200, b"")
+
     def _children(self, req: Request) -> Response:
+        self._page_window(req)
         with self.library.lock:
             parent = self._known_item(req.params["id"])
             children = [self.library.items[key] for key in parent.children or ()]
@@ -317,7 +375,28 @@ class FakePlexServer(FakeHTTPServer):
             raise HTTPError(404)
         return item
 
+    def _edit_collection(self, req: Request) -> Response:
+        """PUT /library/sections/{id}/all?type=18&id=K: a collection's summary (plexapi's
+        Collection.editSummary); titles and other fields of collections are not modelled."""
+        with self.library.lock:
+            section = self._section(req)
+            collection = self.library.collection(_int(req.arg("id") or ""))
+            if collection is None or collection.section_key != section.key:
+                raise HTTPError(404)
+            for key, value in req.query:
+                if key == "summary.value":
+                    collection.summary = value
+                elif key.endswith(".locked") and key.split(".")[0] in ("summary", "thumb"):
+                    collection.locked = collection.locked | {key.split(".")[0]} if value == "1" else \
+                        collection.locked - {key.split(".")[0]}
+                elif key not in ("type", "id") and not key.startswith("X-Plex-"):
+                    raise _bad_request(f"unsupported collection edit parameter {key}")
+            collection.updated_at = max(int(time.time()), collection.updated_at + 1)
+        return Response(200, b"")
+
     def _edit(self, req: Request) -> Response:
+        if req.arg("type") == str(COLLECTION_TYPE):
+            return self._edit_collection(req)
         with self.library.lock:
             section = self._section(req)
             kind = SEARCH_TYPES[self._search_type(req, section, required=True)]
@@ -367,6 +446,12 @@ class FakePlexServer(FakeHTTPServer):
         if len(req.body) > UPLOAD_LIMIT:
             return Response(500, b"<html><body><h1>500 Internal Server Error</h1></body></html>", "text/html")
         with self.library.lock:
+            collection = self.library.collection(_int(req.params["id"]))
+            if collection is not None and kind == "posters":  # a collection's poster, locked as on items
+                collection.poster = hashlib.sha256(payload if isinstance(payload, bytes) else payload.encode()).hexdigest()
+                collection.locked = collection.locked | {"thumb"}
+                collection.updated_at = max(int(time.time()), collection.updated_at + 1)
+                return Response(200, b"")
             self.library.add_image(self._known_item(req.params["id"]), kind, payload)
         return Response(200, b"")
 

@@ -192,11 +192,12 @@ def collection_element(section: Section, c: Collection) -> ET.Element:
     rk = c.rating_key
     return ET.Element("Directory", {
         "ratingKey": str(rk), "key": f"/library/collections/{rk}/children", "guid": f"collection://{rk}",
-        "type": "collection", "title": c.title, "subtype": c.subtype, "summary": "", "index": str(rk),
+        "type": "collection", "title": c.title, "subtype": c.subtype, "summary": c.summary, "index": str(rk),
         "librarySectionID": str(section.key), "librarySectionKey": f"/library/sections/{section.key}",
         "librarySectionTitle": section.title, "childCount": str(len(c.members)), "smart": "0",
         "collectionMode": "-1", "collectionSort": "0", "content": f"/library/sections/{section.key}",
-        "thumb": f"/library/collections/{rk}/composite/{c.updated_at}", "addedAt": str(c.added_at),
+        "thumb": (f"/library/metadata/{rk}/thumb/{c.updated_at}" if c.poster
+                  else f"/library/collections/{rk}/composite/{c.updated_at}"), "addedAt": str(c.added_at),
         "updatedAt": str(c.updated_at)})
 
 

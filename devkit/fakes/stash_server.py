@@ -37,7 +37,7 @@ from graphql import build_schema, parse, validate
 from graphql.error import GraphQLSyntaxError
 from graphql.execution import execute
 
-from devkit.fakes import stash_fields, stash_plugin_mutations
+from devkit.fakes import stash_entity_images, stash_fields, stash_plugin_mutations
 from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
 from devkit.fakes.stash_schema import fake_sdl
 from devkit.fakes.stash_store import FindPage, PerformerRow, SceneRow, StashData, StashStore, UpdateListener, parse_time
@@ -82,6 +82,8 @@ class FakeStashServer(FakeHTTPServer):
         self.route("GET", "/scene/{id}/screenshot", self._screenshot)
         self.route("GET", "/login", self._login_page)
         self.route("GET", "/performer/{id}/image", self._performer_image)
+        self.entity_images = stash_entity_images.install(self, parse_time(self.store.started_at), png_bytes,
+                                                         PLACEHOLDER_SVG)  # /studio/{id}/image, /group/{id}/frontimage
         self.add_control("graphql_log", lambda payload: self.graphql_log())
         self.add_control("scene", lambda payload: self.scene_json(int(payload["id"])))
         self.add_control("edit_scene", lambda payload: self.scene_json(
@@ -179,7 +181,7 @@ class FakeStashServer(FakeHTTPServer):
                                       "variables": variables})
         document, errors = self._document(query)
         if errors:
-            return _json_response(422, {"errors": errors, "data": None})
+            return _invalid_document(req, {"errors": errors, "data": None})
         context = _RequestContext(self)
         result = execute(SCHEMA, document, context_value=context, variable_values=variables,
                          operation_name=payload.get("operationName"))
@@ -189,7 +191,7 @@ class FakeStashServer(FakeHTTPServer):
             if not context.started:
                 for error in body["errors"]:
                     error.setdefault("extensions", {"code": "GRAPHQL_VALIDATION_FAILED"})
-                return _json_response(422, body)
+                return _invalid_document(req, body)
         return _json_response(200, body)
 
     def _document(self, query: str) -> tuple:
@@ -286,6 +288,16 @@ def login_required(req: Request) -> Response:
     return Response(302, b"", "text/html; charset=utf-8", (("Location", "/login?" + urlencode({"returnURL": back})),))
 
 
+def _invalid_document(req: Request, body: dict) -> Response:
+    """A document that does not parse or validate, as Stash v0.29+ (gqlgen v0.17.73) answers it:
+    422 under `Accept: application/json` or no Accept, else (python-requests' `*/*`, ...) 400 with
+    the graphql-response media type (REAL-SERVERS.md S3)."""
+    accept = (req.headers.get("Accept") or "").strip()
+    if not accept or accept == "application/json":
+        return _json_response(422, body)
+    return Response(400, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/graphql-response+json")
+
+
 def _json_response(status: int, body: dict) -> Response:
     return Response(status, json.dumps(body, ensure_ascii=False).encode("utf-8"),
                     "application/json")
@@ -344,6 +356,7 @@ def _build_schema():
     resolve("Performer", "image_path", lambda p, info: server(info).performer_image_url(p))
     stash_fields.attach(resolve)
     stash_plugin_mutations.attach(resolve)
+    stash_entity_images.attach(resolve)
     return schema
 
 

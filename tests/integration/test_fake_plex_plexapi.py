@@ -392,5 +392,8 @@ def test_collection_tags_make_collection_objects_plexapi_can_read(plex: FakePlex
     listed = next(i for i in section.all() if i.ratingKey == first)
     assert len(listed.collections) == 2  # a listing carries at most two collection tags
     server.fetchItem(first).removeCollection("Beta")
-    assert "Beta" not in {c.title for c in section.collections()}  # its last member left
+    emptied = {c.title: c for c in section.collections()}["Beta"]  # its last member left:
+    assert emptied.childCount == 0  # Plex keeps it on the shelf (REAL-SERVERS.md P14)
+    emptied.delete()
+    assert "Beta" not in {c.title for c in section.collections()}
     assert plex.item(first)["collections"] == ["Alpha", "Gamma"]

@@ -59,7 +59,10 @@ class Rig:
         return sum(self.plex.counts().values())
 
     def uploads(self) -> int:
-        return sum(self.plex.count(key) for key in UPLOADS)
+        """Images uploaded to scenes' items (a studio collection's poster, sent once, is not the scene's)."""
+        items = {str(key) for keys in self.keys.values() for key in keys}
+        return sum(1 for e in self.plex.request_log() if e["method"] == "POST" and e["route"] in UPLOADS
+                   and e["path"].split("/")[3] in items)
 
     def plain_movie(self, with_cover: bool) -> int:
         world = self.world

@@ -6,14 +6,17 @@ import pytest
 from common.errors import (
     CONFIG,
     ITEM,
+    MAINTENANCE,
     PLEX,
     STASH,
     TABLE,
     ConfigurationError,
     NotInPlexYet,
     PermanentError,
+    PlexMaintenance,
     PlexServerError,
     PlexUnreachable,
+    RequestTooLong,
     SceneGone,
     StashUnreachable,
     SyncError,
@@ -119,6 +122,23 @@ def test_the_worker_clock_shrinks_as_a_whole():
     assert options.max_batch == WorkerOptions().max_batch
     assert WorkerOptions.from_env({"PLEXSYNC_TIME_SCALE": "0.5"}).pause_seconds == pytest.approx(15.0)
     assert WorkerOptions.from_env({"PLEXSYNC_TIME_SCALE": "nonsense"}) == WorkerOptions()
+
+
+def test_maintenance_waits_for_plex_and_a_request_too_long_is_one_items_retry_never_a_dead_letter():
+    policy = RetryPolicy(rng=random.Random(1))
+    assert {PlexMaintenance, RequestTooLong} <= {row.error for row in TABLE}
+    upgrading = policy.decide(PlexMaintenance("503"), 0)
+    assert (upgrading.action, upgrading.charged, upgrading.scope, upgrading.breaker) == (Action.WAIT, False, PLEX, "plex")
+    too_long = policy.decide(RequestTooLong("414"), 0)
+    assert (too_long.action, too_long.scope) == (Action.RETRY, ITEM)
+
+
+def test_the_down_line_names_plexs_database_upgrade_while_it_answers_503_maintenance():
+    upgrading = BreakerState("open", opened_at=0.0, probes=2, last_error=f"{MAINTENANCE} or busy: it answered 503")
+    line = upgrading.down_line("Plex", 3)
+    assert line.startswith(f"{MAINTENANCE} (it answers 503 Maintenance): Plex has not been answering since ")
+    assert line.endswith("(2 probes); 3 scenes waiting") and upgrading.in_maintenance
+    assert MAINTENANCE not in BreakerState("open", opened_at=0.0, last_error="Plex answered 502").down_line("Plex", 3)
 
 
 def test_the_down_line_says_since_when_how_many_probes_and_what_waits():

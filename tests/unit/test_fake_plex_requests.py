@@ -32,6 +32,8 @@ def plex(server: FakePlexServer) -> FakePlexServer:
 @pytest.fixture(scope="module")
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
+        # as plexapi sends on every listing; current Plex answers a listing without a size 400
+        session.headers.update({"X-Plex-Container-Start": "0", "X-Plex-Container-Size": "1000"})
         yield session
 
 
@@ -183,13 +185,14 @@ def test_paging_by_query_or_header(plex: FakePlexServer, http: requests.Session)
     by_query = http.get(f"{listing}&X-Plex-Container-Start=1&X-Plex-Container-Size=2&X-Plex-Token={plex.token}")
     by_header = http.get(listing, headers={"X-Plex-Token": plex.token, "X-Plex-Container-Start": "1",
                                            "X-Plex-Container-Size": "2"})
-    unpaged = ET.fromstring(http.get(listing, headers={"X-Plex-Token": plex.token}).text)
+    unpaged = http.get(listing, headers={"X-Plex-Token": plex.token, "X-Plex-Container-Size": None})
 
     assert by_query.text == by_header.text
     root = ET.fromstring(by_query.text)
     assert (root.get("size"), root.get("offset"), root.get("totalSize")) == ("2", "1", "5")
     assert [int(v.get("ratingKey")) for v in root] == keys[1:3]
-    assert [int(v.get("ratingKey")) for v in unpaged] == keys
+    # current Plex answers a listing without a container size 400 (REAL-SERVERS.md P5)
+    assert unpaged.status_code == 400 and b"Missing X-Plex-Container-Size" in unpaged.content
 
 
 def test_listing_order_follows_sort_title_and_edits(plex: FakePlexServer, http: requests.Session) -> None:
@@ -376,3 +379,24 @@ def test_removing_episodes_drops_empty_seasons_and_shows(plex: FakePlexServer, h
     assert (count(2), count(3), count(4)) == (0, 0, 0)
     again = plex.add_episode(10, ["/data/shrinking/A1.mkv"], "A1 again", show_title="A", season=0, episode=1)
     assert plex.item(again)["grandparentRatingKey"] not in (show_a, None)
+
+
+def test_maintenance_answers_503_on_every_path_identity_too(plex: FakePlexServer, http: requests.Session) -> None:
+    plex.maintenance(60)
+    try:
+        for path in ("/identity", "/", "/library/sections", "/library/sections/1/all?type=1"):
+            answer = http.get(f"{plex.url}{path}", headers={"X-Plex-Token": plex.token})
+            assert answer.status_code == 503 and b'title="Maintenance"' in answer.content, path
+        assert plex.count("maintenance") == 4
+    finally:
+        plex.maintenance(0)
+    assert http.get(f"{plex.url}/identity").status_code == 200
+
+
+def test_request_lines_over_the_limit_get_414_as_from_nginx(plex: FakePlexServer, http: requests.Session) -> None:
+    headers = {"X-Plex-Token": plex.token}
+    base = f"{plex.url}/library/sections/1/all?type=1&title="
+    fits = 8192 - len("GET /library/sections/1/all?type=1&title= HTTP/1.1")
+    assert http.get(base + "x" * fits, headers=headers).status_code == 200
+    refused = http.get(base + "x" * (fits + 1), headers=headers)
+    assert refused.status_code == 414 and b"nginx" in refused.content

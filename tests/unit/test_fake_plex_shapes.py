@@ -67,7 +67,9 @@ def plex() -> Iterator[FakePlexServer]:
 
 
 def get(plex: FakePlexServer, path: str) -> bytes:
-    request = urllib.request.Request(plex.url + path, headers={"X-Plex-Token": plex.token})
+    request = urllib.request.Request(plex.url + path, headers={"X-Plex-Token": plex.token,  # and a size, as plexapi
+                                                               "X-Plex-Container-Start": "0",
+                                                               "X-Plex-Container-Size": "1000"})
     with urllib.request.urlopen(request, timeout=10) as answer:
         return answer.read()
 

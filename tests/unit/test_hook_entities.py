@@ -63,7 +63,10 @@ def test_an_update_of_fields_plex_does_not_show_queues_nothing():
 
 def test_without_input_fields_the_input_keys_decide():
     assert change_from_hook({"type": "Studio.Update.Post", "id": 2,
-                             "input": {"id": "2", "details": "x"}}) is None
+                             "input": {"id": "2", "favorite": True}}) is None
+    # a studio's details are its collection's summary in Plex (issue 20)
+    assert change_from_hook({"type": "Studio.Update.Post", "id": 2,
+                             "input": {"id": "2", "details": "x"}}) == EntityChange(STUDIO, 2, UPDATE, ("details",))
     assert change_from_hook({"type": "Studio.Update.Post", "id": 2,
                              "input": {"id": "2", "parent_id": "1"}}) == EntityChange(STUDIO, 2, UPDATE,
                                                                                       ("parent_id",))

@@ -8,7 +8,20 @@ import requests
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from common.errors import ConfigurationError, PermanentError, PlexServerError, PlexUnreachable, TokenRejected, TransientError
+from common.errors import (
+    ITEM,
+    MAINTENANCE,
+    PLEX,
+    ConfigurationError,
+    PermanentError,
+    PlexMaintenance,
+    PlexServerError,
+    PlexUnreachable,
+    RequestTooLong,
+    TokenRejected,
+    TransientError,
+    failure_of,
+)
 from common.models import Scene, SyncRecord
 from common.settings import Settings
 from plex.errors import TOKEN_REJECTED, ItemVanished, classified, classify
@@ -91,10 +104,26 @@ def _refused() -> requests.exceptions.ConnectionError:
     (BadRequest("(502) bad_gateway; http://h/"), PlexUnreachable),
     (BadRequest("(504) gateway_timeout; http://h/"), PlexUnreachable),
     (BadRequest("(400) bad_request; http://h/ nope"), PermanentError),
+    # issue 20: P10 maintenance, P7 too long (nginx's 414, Plex's HTML 400 on a long URL)
+    (BadRequest('(503) service_unavailable; http://h/identity <Response code="503" title="Maintenance" '
+                'status="Plex Media Server is currently running database migrations."/>'), PlexMaintenance),
+    (BadRequest("(503) service_unavailable; http://h/library/sections/1/all"), PlexMaintenance),
+    (BadRequest("(414) request_uri_too_large; http://h/library/sections/1/all?x=1 <html>414</html>"),
+     RequestTooLong),
+    (BadRequest(f"(400) bad_request; http://h/library/sections/1/all?{'a' * 3000} <html><head><title>Bad Request"
+                "</title></head><body><h1>400 Bad Request</h1></body></html>"), RequestTooLong),
+    (BadRequest("(400) bad_request; http://h/library/sections/1/all?a=1 <html><h1>400 Bad Request</h1></html>"),
+     PermanentError),
 ])
 def test_classification(exc, kind):
     found = classify(exc, "doing it")
     assert type(found) is kind
+
+
+def test_maintenance_is_plex_wide_and_says_plex_is_upgrading_its_database():
+    found = classify(BadRequest("(503) service_unavailable; http://h/identity"), "probing Plex")
+    assert failure_of(found).scope == PLEX and MAINTENANCE in str(found)
+    assert failure_of(classify(BadRequest("(414) x; http://h/"), "editing")).scope == ITEM
 
 
 def test_unauthorized_says_where_to_fix_the_token():

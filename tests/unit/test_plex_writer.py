@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl
 from plexapi.utils import joinArgs
 from plexapi.video import Movie
 
-from plex.fields import Wanted, clean_names
-from plex.writer import QUERY_MAX, RATING_KEY, ItemState, field_params, plan_edit, query_len, tag_params
+from plex.fields import Wanted, clean_line, clean_names, clean_summary
+from plex.writer import QUERY_MAX, RATING_KEY, REQUEST_LINE_MAX, ItemState, field_params, plan_edit, query_len, tag_params
 
 ITEM = ItemState(rating_key=5, section_id=1, type="movie",
                  values={"title": "Old", "summary": "Same", "studio": ""},
@@ -104,3 +104,55 @@ def test_parameter_names_and_encoding_match_plexapis_edit_mixins():
     assert joinArgs(ours) == joinArgs(movie._edits)
     sent = dict(parse_qsl(joinArgs(ours)[1:]))
     assert sent["genre[].tag.tag-"] == "Old%20one,x/y" and sent["title.value"] == "Tïtle & co"
+
+
+def test_collections_and_labels_lose_only_the_names_plexsync_added():
+    item = ItemState(5, 1, "movie", tags={"collection": ("My Favorites", "Old Studio"),
+                                          "label": ("Overlay", "kids ok")}, locked=frozenset({"collection"}))
+    # an earlier version's record: it wrote "Old Studio" and "Kids OK" (exact sets then: carried over as its own)
+    written = {"collection": ["Old Studio"], "label": ["Kids OK"]}
+    plan = plan_edit(Wanted(tags={"collection": ("New Studio",), "label": ()}), item, written)
+    collection = plan.groups["collection"]
+    assert [collection[f"collection[{i}].tag.tag"] for i in range(2)] == ["My Favorites", "New Studio"]
+    assert collection["collection[].tag.tag-"] == "Old%20Studio"
+    assert plan.groups["label"] == {"label.locked": 1, "label[0].tag.tag": "Overlay", "label[].tag.tag-": "kids%20ok"}
+    assert plan.written["collection"] == ["New Studio"] and plan.written["label"] == []
+    assert plan.owned["collection"] == ("New Studio",) and plan.others["collection"] == ("My Favorites",)
+
+
+def test_a_name_that_was_there_before_plexsync_wanted_it_stays_the_users():
+    item = ItemState(5, 1, "movie", tags={"label": ("Kids OK",)}, locked=frozenset({"label"}))
+    first = plan_edit(Wanted(tags={"label": ("Kids OK",)}), item, {})
+    assert "label" not in first.groups and first.written["label"] == []  # nothing to write, and not PlexSync's
+    later = plan_edit(Wanted(tags={"label": ()}), item, first.written)
+    assert "label" not in later.groups  # Stash dropped it, but PlexSync never added it
+
+
+def test_without_a_record_nothing_on_the_item_is_plexsyncs():
+    item = ItemState(5, 1, "episode", tags={"label": ("Overlay", "Tag A")}, locked=frozenset({"label"}))
+    plan = plan_edit(Wanted(tags={"label": ("Tag B",)}), item, {})
+    labels = plan.groups["label"]
+    assert [labels[f"label[{i}].tag.tag"] for i in range(3)] == ["Overlay", "Tag A", "Tag B"]
+    assert "label[].tag.tag-" not in labels and plan.written["label"] == ["Tag B"]
+
+
+def test_preserve_keeps_a_shared_field_when_someone_removed_plexsyncs_name():
+    item = ItemState(5, 1, "movie", tags={"collection": ("Hand",)}, locked=frozenset({"collection"}))
+    plan = plan_edit(Wanted(tags={"collection": ("Studio",)}), item, {"collection": ["Studio"]}, True)
+    assert plan.kept == ["collection"] and "collection" not in plan.groups
+
+
+def test_every_request_line_of_a_crowded_edit_stays_under_8000_bytes():
+    long_names = tuple(f"{i:03d} " + "東京" * 40 for i in range(100))
+    want = Wanted(values={"title": clean_line("題" * 400), "summary": clean_summary("説明" * 3000)},
+                  tags={"genre": clean_names(long_names), "actor": clean_names(long_names),
+                        "director": clean_names(long_names[:1])}, rating=7.0, sync_rating=True)
+    plan = plan_edit(want, ItemState(123456789, 12, "movie"))
+    for params in plan.requests(("actor",)):
+        line = f"PUT /library/sections/12/all{joinArgs(dict(params, type=1, id=123456789))} HTTP/1.1"
+        assert len(line) <= REQUEST_LINE_MAX
+
+
+def test_a_cut_goes_back_to_a_word_boundary():
+    text = clean_line("wordy " * 100, 52)
+    assert text.endswith("wordy…") and len(text) <= 52
