@@ -17,7 +17,16 @@ import pytest
 from tests.integration.e2e import wait_until
 from tests.integration.test_tasks_sync import assert_plex_says_what_stash_says, separate_items
 from tests.windows.conftest import needs_wine
-from tests.windows.stories import NON_ASCII_HOME, WindowsStash, graphql, hook_document, open_windows_stash, start_task
+from tests.windows.stories import (
+    BULK_UPDATE,
+    NON_ASCII_HOME,
+    SCENE_UPDATE,
+    WindowsStash,
+    graphql,
+    hook_document,
+    open_windows_stash,
+    start_task,
+)
 
 pytestmark = needs_wine
 
@@ -25,8 +34,6 @@ pytestmark = needs_wine
 WINDOWS_FILES = {r"D:\Videos\Drive Letter Scene.mp4": "/media/videos/movies/win/Drive Letter Scene.mp4",
                  r"\\nas\share\UNC Scene.mp4": "/media/videos/movies/nas/UNC Scene.mp4"}
 WINDOWS_PATH_MAP = r"D:\Videos=>/media/videos/movies/win;\\nas\share=>/media/videos/movies/nas"
-SCENE_UPDATE = """mutation SceneUpdate($input: SceneUpdateInput!) { sceneUpdate(input: $input) { id } }"""
-BULK_UPDATE = """mutation BulkSceneUpdate($input: BulkSceneUpdateInput!) { bulkSceneUpdate(input: $input) { id } }"""
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +41,7 @@ def windows(wine, tmp_path_factory) -> Iterator[WindowsStash]:
     stash = open_windows_stash(wine, tmp_path_factory.mktemp("windows"))
     try:
         fakes = stash.fakes
-        # Scenes Plex lacks or has twice would keep retries (and so a drainer) alive between
-        # stories; tests/integration covers them.
-        for scene_id in set(fakes.world.scene_ids) - fakes.world.matchable_ids:
-            fakes.stash.remove_scene(scene_id)
+        stash.keep_only_matchable()
         configure(stash)
         for stash_path, plex_path in WINDOWS_FILES.items():
             fakes.plex.add_movie(1, [plex_path], "Plex's own title", size=1_000_000)
