@@ -124,6 +124,20 @@ def test_a_non_ascii_scene_edit_reaches_plex_through_the_hook_and_the_detached_d
     assert [actor[0] for actor in item["actors"]] == ["Björk"]
 
 
+def test_a_non_ascii_tag_rename_reaches_plex_through_the_entity_hook(windows):
+    fakes = windows.fakes
+    scene_id = movie_ids(windows)[0]
+    tag = sorted(fakes.stash.store.tags)[0]  # "東京" since the story above, on that scene
+    assert tag in fakes.stash.store.scene(scene_id).tag_ids
+    graphql(fakes, "mutation T($input: TagUpdateInput!) { tagUpdate(input: $input) { id } }",
+            {"input": {"id": str(tag), "name": "東京 → Ōsaka"}})
+    hook = windows.host.hook_runs()[-1]
+    assert hook.args["hookContext"]["type"] == "Tag.Update.Post"
+    assert (hook.output, hook.error) == (f"queued tag {tag} (update); its scenes follow", None), hook.log
+    wait_until(lambda: "東京 → Ōsaka" in plex_item(windows, scene_id)["genres"], timeout=180, interval=0.1,
+               message="the renamed tag on the scene's Plex item")
+
+
 def test_a_bulk_edit_of_20_scenes_runs_20_hooks_in_turn_and_reaches_plex(windows):
     fakes = windows.fakes
     scene_ids = movie_ids(windows)[1:21]
