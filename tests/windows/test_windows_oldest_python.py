@@ -11,11 +11,10 @@ import pytest
 from tests.integration.e2e import wait_until
 from tests.integration.test_tasks_sync import assert_plex_says_what_stash_says
 from tests.windows.conftest import needs_wine
-from tests.windows.stories import WindowsStash, open_windows_stash
+from tests.windows.stories import SCENE_UPDATE, WindowsStash, graphql, open_windows_stash
 from tools import windows_python
 
 pytestmark = needs_wine
-SCENE_UPDATE = """mutation SceneUpdate($input: SceneUpdateInput!) { sceneUpdate(input: $input) { id } }"""
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +22,13 @@ def oldest(wine, tmp_path_factory) -> Iterator[WindowsStash]:
     stash = open_windows_stash(wine, tmp_path_factory.mktemp("windows39"), minor=windows_python.OLDEST, scenes=20,
                                seed=4)
     try:
-        for scene_id in set(stash.fakes.world.scene_ids) - stash.fakes.world.matchable_ids:
-            stash.fakes.stash.remove_scene(scene_id)
+        stash.keep_only_matchable()
         yield stash
     finally:
         stash.close()
 
 
 def test_hook_sync_all_and_status_on_windows_cpython_39(oldest):
-    from tests.windows.stories import graphql
-
     fakes = oldest.fakes
     version = oldest.windows_python("import sys; print(sys.version_info[:2])")
     assert version.stdout.strip() == b"(3, 9)", version
