@@ -182,6 +182,15 @@ class Fakes:
         return PluginRun(done.returncode, done.stdout.decode("utf-8", "replace"),
                          done.stderr.decode("utf-8", "replace"))
 
+    def edit_in_stash(self, scene_id: int, **changes: Any) -> None:
+        """An edit in Stash's UI, then the Scene.Update.Post hook Stash runs for it (checked to succeed)."""
+        hooks: List[Tuple[int, Any, Any]] = []
+        self.stash.on_scene_update(lambda sid, given, fields: hooks.append((sid, given, fields)))
+        self.stash.edit_scene(scene_id, **changes)
+        sid, given, fields = hooks[-1]
+        run = self.run_plugin(self.hook_stdin("Scene.Update.Post", sid, given, fields))
+        assert run.returncode == 0 and run.error is None, run.stderr
+
     def run_task(self, mode: Optional[str], timeout: float = RUN_TIMEOUT, **args: Any) -> PluginRun:
         return self.run_plugin(self.task_stdin(mode, **args), timeout)
 

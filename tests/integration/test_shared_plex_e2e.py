@@ -17,7 +17,6 @@ from plexapi.server import PlexServer
 from tests.integration.e2e import Fakes, wait_until
 
 FAVORITES, OVERLAY, MUM = "My Favorites", "Overlay", "Shared with Mum"
-UPDATE = "Scene.Update.Post"
 
 
 def _scene(fakes: Fakes, ids, at_least_tags: int) -> int:
@@ -33,16 +32,6 @@ def _by_hand_in_plex(fakes: Fakes, rating_key: int, collection: bool) -> None:
         item.addCollection(FAVORITES)
         item = item.reload()
     item.addLabel([OVERLAY, MUM])
-
-
-def _edit_in_stash(fakes: Fakes, scene_id: int, **changes) -> None:
-    """An edit in Stash's UI, and the hook Stash runs for it."""
-    hooks = []
-    fakes.stash.on_scene_update(lambda sid, given, fields: hooks.append((sid, given, fields)))
-    fakes.stash.edit_scene(scene_id, **changes)
-    sid, given, fields = hooks[-1]
-    run = fakes.run_plugin(fakes.hook_stdin(UPDATE, sid, given, fields))
-    assert run.returncode == 0 and run.error is None, run.stderr
 
 
 def _item(fakes: Fakes, scene_id: int) -> dict:
@@ -79,8 +68,8 @@ def test_hand_made_collections_and_labels_survive_edits_and_a_forced_resync(fake
     _hand_made_stays(fakes, movie, episode)
 
     # The two scenes edited in Stash: the edits arrive, the hand-made values stay.
-    _edit_in_stash(fakes, movie, title="Edited movie")
-    _edit_in_stash(fakes, episode, title="Edited episode")
+    fakes.edit_in_stash(movie, title="Edited movie")
+    fakes.edit_in_stash(episode, title="Edited episode")
     wait_until(lambda: _item(fakes, movie)["title"] == "Edited movie"
                and _item(fakes, episode)["title"] == "Edited episode", timeout=60, message="the edits in Plex")
     _hand_made_stays(fakes, movie, episode)
@@ -88,7 +77,7 @@ def test_hand_made_collections_and_labels_survive_edits_and_a_forced_resync(fake
         assert labelled in _item(fakes, movie)["labels"]
 
     # The preview and explain say which values are PlexSync's and which are kept.
-    _edit_in_stash(fakes, movie, title="Edited again")
+    fakes.edit_in_stash(movie, title="Edited again")
     fakes.wait_drained()
     preview = fakes.run_cli("sync", "--dry-run", "--force", "--json")
     assert preview.returncode == 0, preview.stderr[-2000:]
@@ -110,8 +99,8 @@ def test_hand_made_collections_and_labels_survive_edits_and_a_forced_resync(fake
 
     # A tag removed in Stash still leaves Plex: the movie's label (label_tags) or genre, the episode's label.
     dropped_movie, dropped_episode = names[movie_tags[0]], names[episode_tags[0]]
-    _edit_in_stash(fakes, movie, tag_ids=[str(t) for t in movie_tags[1:]])
-    _edit_in_stash(fakes, episode, tag_ids=[str(t) for t in episode_tags[1:]])
+    fakes.edit_in_stash(movie, tag_ids=[str(t) for t in movie_tags[1:]])
+    fakes.edit_in_stash(episode, tag_ids=[str(t) for t in episode_tags[1:]])
     wait_until(lambda: dropped_episode not in _item(fakes, episode)["labels"]
                and dropped_movie not in _item(fakes, movie)["genres"], timeout=60, message="the tags to leave Plex")
     assert dropped_movie not in _item(fakes, movie)["labels"]
@@ -163,7 +152,7 @@ def test_collections_plexsync_made_get_their_art_once_and_go_when_emptied_hand_m
 
     # The studio removed from its scenes in Stash: the collection PlexSync made is deleted; the hand-made one stays.
     for scene_id in movies:
-        _edit_in_stash(fakes, scene_id, studio_id=None)
+        fakes.edit_in_stash(scene_id, studio_id=None)
     wait_until(lambda: "Lonely Studio" not in fakes.plex.collections(section), timeout=60,
                message="the emptied collection PlexSync made to be deleted")
     assert FAVORITES in fakes.plex.collections(section)

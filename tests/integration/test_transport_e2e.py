@@ -23,7 +23,6 @@ from tests.integration.test_outages import (
     task_error,
 )
 
-UPDATE = "Scene.Update.Post"
 JAPANESE = "東京の夜景はとても美しいです。"  # 15 characters, 45 bytes of UTF-8, 135 once percent-encoded
 MAINTENANCE = "Plex is upgrading its database"
 
@@ -32,15 +31,6 @@ def _movie(fakes: Fakes) -> int:
     world, store = fakes.world, fakes.stash.store
     return next(i for i in sorted(world.matchable_ids - world.episode_ids - world.multi_file_ids)
                 if store.scene(i).tag_ids and store.scene(i).performer_ids and store.scene(i).studio_id)
-
-
-def _edit_and_hook(fakes: Fakes, scene_id: int, **changes) -> None:
-    hooks = []
-    fakes.stash.on_scene_update(lambda sid, given, fields: hooks.append((sid, given, fields)))
-    fakes.stash.edit_scene(scene_id, **changes)
-    sid, given, fields = hooks[-1]
-    run = fakes.run_plugin(fakes.hook_stdin(UPDATE, sid, given, fields))
-    assert run.returncode == 0 and run.error is None, run.stderr
 
 
 def _warnings_naming(fakes: Fakes, scene_id: int) -> list:
@@ -55,7 +45,7 @@ def _synced_long_scene(fakes: Fakes):
     scene_id = _movie(fakes)
     title = (JAPANESE * 17)[:249]
     details = (JAPANESE * 200)[:3000]
-    _edit_and_hook(fakes, scene_id, title=title, details=details, rating100=60)
+    fakes.edit_in_stash(scene_id, title=title, details=details, rating100=60)
     rating_key = fakes.rating_keys[scene_id][0]
     wait_until(lambda: fakes.plex.item(rating_key)["title"] == title, timeout=60, message="the long title in Plex")
     fakes.wait_drained()
