@@ -20,10 +20,14 @@ PLEX_ROUTES = {
     "POST /library/metadata/{id}/arts": "upload background art",
     "GET /library/sections/{id}/all": "list a library page",
     "GET /library/sections": "list libraries",
+    "GET /library/sections/{id}/collections": "list collections",
+    "DELETE /library/collections/{id}": "delete an emptied collection",
     "GET /": "server identity",
 }
 STASH_ROUTES = {
     "GET /scene/{id}/screenshot": "download a screenshot",
+    "GET /studio/{id}/image": "studio image (collection poster)",
+    "GET /group/{id}/frontimage": "group cover (collection poster)",
     "POST /graphql PlexSyncFindScenes": "read scenes",
     "POST /graphql PlexSyncPluginSettings": "read settings",
     "POST /graphql getApiKey": "switch to the API key",
