@@ -26,8 +26,8 @@ PLEX_ROUTES = {
 }
 STASH_ROUTES = {
     "GET /scene/{id}/screenshot": "download a screenshot",
-    "GET /studio/{id}/image": "a studio image (poster)",
-    "GET /group/{id}/frontimage": "a group cover (poster)",
+    "GET /studio/{id}/image": "studio image",
+    "GET /group/{id}/frontimage": "group cover",
     "POST /graphql PlexSyncFindScenes": "read scenes",
     "POST /graphql PlexSyncPluginSettings": "read settings",
     "POST /graphql getApiKey": "switch to the API key",
