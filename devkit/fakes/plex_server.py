@@ -46,7 +46,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Optional, Union
 
-from devkit.fakes import plex_xml
+from devkit.fakes import plex_plays, plex_xml
 from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
 from devkit.fakes.plex_model import (
     COLLECTION_TYPE,
@@ -92,6 +92,7 @@ class FakePlexServer(FakeHTTPServer):
         self.max_page_size = 1000
         self._routes_setup()
         self.add_control("remove_item", lambda payload: self.remove_item(int(payload["rating_key"])))
+        self.plays = plex_plays.attach(self)  # accounts, play state, history, sessions, notifications
 
     @property
     def bulk_edits(self) -> int:

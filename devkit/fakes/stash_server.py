@@ -37,7 +37,7 @@ from graphql import build_schema, parse, validate
 from graphql.error import GraphQLSyntaxError
 from graphql.execution import execute
 
-from devkit.fakes import stash_fields
+from devkit.fakes import stash_fields, stash_plays
 from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
 from devkit.fakes.stash_schema import FAKE_SDL_PATH
 from devkit.fakes.stash_store import FindPage, PerformerRow, SceneRow, StashData, StashStore, UpdateListener, parse_time
@@ -90,6 +90,7 @@ class FakeStashServer(FakeHTTPServer):
             int(payload["id"]), bool(payload.get("present", True))).cover)
         self.add_control("clock", lambda payload: (self.store.advance_clock(float(payload.get("advance", 0))),
                                                    self.store.now_text())[1])
+        stash_plays.add_controls(self)
 
     # The store's test-facing operations, reachable from the server as tests hold it.
     def scene(self, scene_id: int) -> Optional[SceneRow]:
@@ -343,6 +344,7 @@ def _build_schema():
     resolve("Studio", "parent_studio", lambda studio, info: store(info).studios.get(studio.parent_id))
     resolve("Performer", "image_path", lambda p, info: server(info).performer_image_url(p))
     stash_fields.attach(resolve)
+    stash_plays.attach(resolve)  # play history and activity (after stash_fields' constants)
     return schema
 
 

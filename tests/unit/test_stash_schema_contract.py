@@ -27,7 +27,9 @@ def test_fake_schema_covers_what_the_product_reads():
         assert name in scene
     assert set(schema.query_type.fields["findScenes"].args) == {"scene_filter", "scene_ids", "ids", "filter"}
     assert {"updated_at", "id"} <= set(schema.type_map["SceneFilterType"].fields)
-    assert set(schema.mutation_type.fields) == {"sceneUpdate", "bulkSceneUpdate", "configurePlugin"}
+    assert set(schema.mutation_type.fields) == {"sceneUpdate", "bulkSceneUpdate", "configurePlugin", "sceneAddPlay",
+                                                "sceneDeletePlay", "sceneResetPlayCount", "sceneSaveActivity",
+                                                "sceneResetActivity"}
 
 
 def test_differences_are_reported_for_each_kind_of_mismatch():
