@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("scene_id", type=_scene_id, metavar="SCENE_ID",
                          help="the scene's id: the number in its address in Stash, /scenes/ID")
     command("worker", "run the drainer in the foreground until the queue is idle")
+    plays = command("plays", "plays in Plex → Stash: plays import [--dry-run]")
+    plays_actions = plays.add_subparsers(dest="plays_action", metavar="ACTION", required=True)
+    plays_import = plays_actions.add_parser("import", help="bring completed views in Plex to Stash's play history")
+    _options(plays_import, nested=True)
+    plays_import.add_argument("--dry-run", action="store_true", help="write nothing: show what would be added")
     demo = commands.add_parser("demo", help="run the demo against fake Stash and Plex servers", add_help=False)
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     return parser
@@ -217,6 +222,8 @@ def _mode(args: argparse.Namespace) -> tuple:
         return "match_report", {"examples": args.examples}
     if args.command == "explain":
         return "explain", {"scene_id": args.scene_id}
+    if args.command == "plays":
+        return ("plays_preview" if args.dry_run else "plays_import"), {}
     return args.command.replace("-", "_"), {}
 
 

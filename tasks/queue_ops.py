@@ -30,6 +30,7 @@ def status(ctx: TaskContext) -> TaskResult:
         last_synced = stores.sync_state.last_synced_at()
         synced = stores.sync_state.count()
         changes = stores.changes.pending()
+        plays = _plays_lines(stores.db, now)
     running = drainer_running(ctx.data_dir)
     last_success = max(filter(None, (last_synced, drainer.get("last_success_at"))), default=None)
     breaker = drainer.get("breaker") or {}
@@ -50,6 +51,7 @@ def status(ctx: TaskContext) -> TaskResult:
         "configuration: " + (f"paused since {when(config_error.get('at'), now)}: {paused}" if paused else
                              "no error reported" + (f" (an earlier one, {when(config_error.get('at'), now)}: "
                                                     f"{config_error['message']})" if config_error.get("message") else "")),
+        *plays,
     ]
     data = {
         "mode": "status",
@@ -61,6 +63,13 @@ def status(ctx: TaskContext) -> TaskResult:
         "config_error": paused, "entity_changes": [change.what for change in changes],
     }
     return TaskResult("PlexSync status", lines, data)
+
+
+def _plays_lines(db: Any, now: float) -> List[str]:
+    """Plays from Plex: the last import, the watermark, what waits (plays.service)."""
+    from plays.service import status_lines
+
+    return status_lines(db, now)
 
 
 def _changes_line(changes: List[Any]) -> str:

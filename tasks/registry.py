@@ -25,6 +25,8 @@ MODES: Dict[str, Tuple[str, str, str]] = {
     "match_report": ("tasks.match_report", "match_report", "report scenes with no or several Plex items"),
     "preview": ("tasks.preview", "preview", "show what a sync would change, writing nothing"),
     "explain": ("tasks.explain", "explain", "explain why one scene is or is not in step with Plex"),
+    "plays_import": ("tasks.plays", "plays_import", "import plays from Plex into Stash"),
+    "plays_preview": ("tasks.plays", "plays_preview", "show what a plays import would add, writing nothing"),
 }
 
 

@@ -28,7 +28,7 @@ from typing import List, Optional, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_ID = "PlexSync"
 ZIP_NAME = f"{PLUGIN_ID}.zip"
-PRODUCT_PACKAGES = ("common", "entry", "hooks", "plex", "stash", "sync_queue", "tasks", "worker")
+PRODUCT_PACKAGES = ("common", "entry", "hooks", "plays", "plex", "stash", "sync_queue", "tasks", "worker")
 TOP_FILES = ("PlexSync.yml", "PlexSync.py", "requirements.txt", "README.md", "LICENSE", "CHANGELOG.md")
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say; dates in the index, not here
 

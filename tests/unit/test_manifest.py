@@ -31,7 +31,7 @@ STASH_HOOK_TYPES = {
 SETTING_TYPES = {str: "STRING", int: "NUMBER", float: "NUMBER", bool: "BOOLEAN"}
 TASK_MODES = {"sync_all", "sync_all_force", "sync_recent", "process_queue", "status", "dlq_list",
               "dlq_retry", "dlq_clear", "dlq_purge", "health", "match_report",
-              "preview", "explain"}
+              "preview", "explain", "plays_import", "plays_preview"}
 
 
 @lru_cache(maxsize=None)

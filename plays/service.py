@@ -1,0 +1,111 @@
+"""Builds and runs one plays import from what a task, the CLI, the drainer or watch mode holds.
+
+One place decides the collaborators (plex.plays for Plex, stash.plays for Stash, the plays store
+on the process's database), the accounts from the settings, the lock that keeps runs from
+overlapping (a file lock in the data directory, dropped by the OS if the process dies) and the
+test-only fault point (PLEXSYNC_PLAYS_FAULT=kill-after-stash-write: the process kills itself
+right after its first Stash write, before recording it, as a power cut or SIGKILL would).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from common.errors import TransientError
+from common.log import get_logger
+from plays.importer import ImportReport, PlaysImporter, parse_accounts
+from sync_queue.plays_store import PlaysStore
+
+LOCK_FILE = "plays.lock"
+LOCK_WAIT_SECONDS = 60.0
+SECTIONS_MAX_AGE = 24 * 3600.0
+FAULT_ENV = "PLEXSYNC_PLAYS_FAULT"
+log = get_logger("plays")
+
+
+class StashGateway:
+    """stash.plays over one StashClient, as the importer's StashPlays."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def read(self, scene_ids: Sequence[int]) -> Dict[int, Any]:
+        from stash.plays import read_plays
+
+        return read_plays(self.client, scene_ids)
+
+    def add(self, plays: Dict[int, List[int]]) -> None:
+        from stash.plays import add_plays
+
+        add_plays(self.client, plays)
+
+    def save_resume(self, resume: Dict[int, float]) -> None:
+        from stash.plays import save_resume
+
+        save_resume(self.client, resume)
+
+
+def _fault() -> None:
+    if os.environ.get(FAULT_ENV) == "kill-after-stash-write":
+        log.warning("test fault point: killing this process after writing plays to Stash")
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+def _cached_sections(store: PlaysStore, plex_plays: Any, clock: Callable[[], float]) -> Callable[[], List[Any]]:
+    """The Plex libraries to read view state from, asked of Plex at most once a day."""
+    def sections() -> List[Any]:
+        from plex.client import Section
+
+        cached = store.meta("sections") or {}
+        if cached.get("at", 0) > clock() - SECTIONS_MAX_AGE:
+            return [Section(int(key), title, kind) for key, title, kind in cached.get("list", [])]
+        found = plex_plays.sections()
+        store.set_meta({"sections": {"at": clock(), "list": [[s.key, s.title, s.type] for s in found]}})
+        return found
+    return sections
+
+
+def import_plays(data_dir: Path, database: Any, stash_client: Any, settings: Any, plex_client: Any, *,
+                 dry_run: bool = False, clock: Callable[[], float] = time.time) -> ImportReport:
+    """One import (or its preview, which writes nothing) under the plays lock."""
+    from plex.plays import PlexPlays
+    from worker.lock import DrainerLock
+
+    plex_plays = PlexPlays(plex_client)
+    store = PlaysStore(database)
+    accounts = parse_accounts(settings.plays_accounts, plex_plays.accounts)
+    importer = PlaysImporter(plex_plays, StashGateway(stash_client), store, accounts, resume=settings.plays_resume,
+                             clock=clock, sections=_cached_sections(store, plex_plays, clock), after_stash_write=_fault)
+    if dry_run:
+        return importer.run(dry_run=True)
+    lock = DrainerLock(Path(data_dir) / LOCK_FILE)
+    if not lock.acquire_within(LOCK_WAIT_SECONDS):
+        raise TransientError(f"another plays import is running (pid {lock.holder_pid()}); try again later")
+    try:
+        return importer.run()
+    finally:
+        lock.release()
+
+
+def status_lines(database: Any, now: float) -> List[str]:
+    """For `status`: the last import, the watermark and what waits."""
+    from datetime import datetime, timezone
+
+    if not database.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'plays_meta'"):
+        return ["plays from Plex: never imported (the 'Import plays from Plex' task)"]
+    store = PlaysStore(database)
+    last = store.meta("last_import") or {}
+    mark = (store.meta("watermark") or {}).get("at")
+
+    def stamp(epoch: Optional[float]) -> str:
+        return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if epoch else "never"
+
+    waiting = store.unmatched_count()
+    return [f"plays from Plex: last import {stamp(last.get('at'))}"
+            + (f" ({last.get('plays_added', 0):,} plays added)" if last else "")
+            + f"; watermark {stamp(mark)}; {store.imported_count():,} views imported",
+            f"plays waiting for a match: {waiting:,}"
+            + (" (" + ", ".join(repr(row[4]) for row in store.unmatched(5)) + ")" if waiting else "")]

@@ -1,0 +1,153 @@
+"""Scene plays and resume points in Stash: read `play_history`, add plays, set resume points.
+
+Stash's play mutations are not idempotent (`sceneAddPlay` with a time it already has adds a
+second play; `sceneSaveActivity` ADDS its playDuration) and fire no hook, so callers read
+`play_history` first and compare at whole-second UTC, which is how Stash stores it. Writes for
+many scenes go in one document of aliased mutations (WRITE_BATCH scenes a request); PlexSync
+never sends a playDuration.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from common.errors import PermanentError
+from stash.client import MAX_IDS_PER_REQUEST, StashClient, _GraphQLFailure
+
+WRITE_BATCH = 100
+_FRACTION = re.compile(r"\.\d+")
+_MISSING_SCENE = re.compile(r"scene with id (\d+) not found")
+
+SCENE_PLAYS = """
+query PlexSyncScenePlays($ids: [ID!], $filter: FindFilterType) {
+  findScenes(ids: $ids, filter: $filter) {
+    scenes { id play_history resume_time play_duration last_played_at }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class ScenePlays:
+    scene_id: int
+    history: Tuple[int, ...]  # epoch seconds, UTC, as Stash stores them
+    resume_time: float
+    play_duration: float
+
+    @property
+    def last_played_at(self) -> Optional[int]:
+        return max(self.history) if self.history else None
+
+    def count_at(self, second: int) -> int:
+        return sum(1 for t in self.history if t == second)
+
+
+def parse_time(text: str) -> int:
+    """Stash's RFC3339(Nano) `Time` as whole epoch seconds."""
+    clean = _FRACTION.sub("", text.strip()).replace("Z", "+00:00")
+    moment = datetime.fromisoformat(clean)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
+
+
+def timestamp(epoch: int) -> str:
+    """A Timestamp Stash parses as exactly this second, UTC."""
+    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_plays(client: StashClient, scene_ids: Sequence[int]) -> Dict[int, ScenePlays]:
+    """Play state by scene id (MAX_IDS_PER_REQUEST a request); deleted scenes are left out."""
+    wanted = list(dict.fromkeys(int(i) for i in scene_ids))
+    found: Dict[int, ScenePlays] = {}
+    for start in range(0, len(wanted), MAX_IDS_PER_REQUEST):
+        chunk = wanted[start:start + MAX_IDS_PER_REQUEST]
+        while chunk:
+            try:
+                data = client._graphql(SCENE_PLAYS, {"ids": [str(i) for i in chunk],
+                                                     "filter": {"per_page": len(chunk), "page": 1}})
+                break
+            except _GraphQLFailure as exc:
+                gone = {int(n) for n in _MISSING_SCENE.findall(exc.messages)} & set(chunk)
+                if not gone:
+                    raise
+                chunk = [i for i in chunk if i not in gone]
+        else:
+            continue
+        for raw in (data.get("findScenes") or {}).get("scenes") or ():
+            try:
+                scene_id = int(raw["id"])
+                history = tuple(parse_time(t) for t in raw.get("play_history") or ())
+            except (KeyError, TypeError, ValueError):
+                raise PermanentError("Stash answered PlexSyncScenePlays with a malformed scene") from None
+            found[scene_id] = ScenePlays(scene_id, history, float(raw.get("resume_time") or 0.0),
+                                         float(raw.get("play_duration") or 0.0))
+    return found
+
+
+def add_plays_document(count: int) -> str:
+    """`mutation PlexSyncAddPlays` adding plays to `count` scenes (aliases p0..)."""
+    params = ", ".join(f"$i{n}: ID!, $t{n}: [Timestamp!]" for n in range(count))
+    fields = " ".join(f"p{n}: sceneAddPlay(id: $i{n}, times: $t{n}) {{ count }}" for n in range(count))
+    return f"mutation PlexSyncAddPlays({params}) {{ {fields} }}"
+
+
+def save_resume_document(count: int) -> str:
+    """`mutation PlexSyncSaveResume` setting the resume time of `count` scenes, never a duration."""
+    params = ", ".join(f"$i{n}: ID!, $r{n}: Float" for n in range(count))
+    fields = " ".join(f"r{n}: sceneSaveActivity(id: $i{n}, resume_time: $r{n})" for n in range(count))
+    return f"mutation PlexSyncSaveResume({params}) {{ {fields} }}"
+
+
+def add_plays(client: StashClient, plays: Mapping[int, List[int]]) -> None:
+    """Add these plays (scene id -> epoch seconds), WRITE_BATCH scenes a request."""
+    items = [(scene, times) for scene, times in plays.items() if times]
+    for start in range(0, len(items), WRITE_BATCH):
+        chunk = items[start:start + WRITE_BATCH]
+        variables: Dict[str, object] = {}
+        for n, (scene, times) in enumerate(chunk):
+            variables[f"i{n}"] = str(scene)
+            variables[f"t{n}"] = [timestamp(t) for t in sorted(times)]
+        client._graphql(add_plays_document(len(chunk)), variables)
+
+
+def save_resume(client: StashClient, resume: Mapping[int, float]) -> None:
+    """Set resume points (scene id -> seconds; 0 clears), WRITE_BATCH scenes a request."""
+    items = list(resume.items())
+    for start in range(0, len(items), WRITE_BATCH):
+        chunk = items[start:start + WRITE_BATCH]
+        variables: Dict[str, object] = {}
+        for n, (scene, seconds) in enumerate(chunk):
+            variables[f"i{n}"], variables[f"r{n}"] = str(scene), round(float(seconds), 3)
+        client._graphql(save_resume_document(len(chunk)), variables)
+
+
+def played_since(client: StashClient, since: Optional[str], page_size: int = 1000) -> List[ScenePlays]:
+    """Scenes whose last play is after `since` (RFC3339), or with a resume point: what Stash's own
+    player did, for the way back to Plex."""
+    scene_filter: Dict[str, object] = {"last_played_at": {"value": since, "modifier": "GREATER_THAN"}} if since \
+        else {"play_count": {"value": 0, "modifier": "GREATER_THAN"}}
+    found: List[ScenePlays] = []
+    page = 1
+    while True:
+        data = client._graphql(PLAYED_SINCE, {"scene_filter": scene_filter,
+                                              "filter": {"per_page": page_size, "page": page, "sort": "id",
+                                                         "direction": "ASC"}})
+        scenes = (data.get("findScenes") or {}).get("scenes") or []
+        for raw in scenes:
+            found.append(ScenePlays(int(raw["id"]), tuple(parse_time(t) for t in raw.get("play_history") or ()),
+                                    float(raw.get("resume_time") or 0.0), float(raw.get("play_duration") or 0.0)))
+        if len(scenes) < page_size:
+            return found
+        page += 1
+
+
+PLAYED_SINCE = """
+query PlexSyncPlayedScenes($scene_filter: SceneFilterType, $filter: FindFilterType) {
+  findScenes(scene_filter: $scene_filter, filter: $filter) {
+    scenes { id play_history resume_time play_duration }
+  }
+}
+"""

@@ -1,0 +1,43 @@
+"""The "Import plays from Plex" task and `python PlexSync.py plays import [--dry-run]`.
+
+Connects to Stash (settings) and Plex, then runs one import (plays.service) or its preview,
+which reads the same history and Stash state and writes nothing: no Stash play, no resume
+point, no watermark, no record.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.context import TaskContext, TaskResult
+
+
+def plays_import(ctx: TaskContext, dry_run: bool = False) -> TaskResult:
+    from plays.importer import describe
+    from plays.service import import_plays
+    from plex.client import PlexClient
+
+    session = ctx.connect(remember=not dry_run)
+    try:
+        plex = PlexClient.connect(session.settings, ctx.data_dir)
+        try:
+            report = import_plays(ctx.data_dir, ctx.services.database(), session.client, session.settings, plex,
+                                  dry_run=dry_run, clock=ctx.clock)
+        finally:
+            plex.close()
+    finally:
+        session.client.close()
+    title = "PlexSync plays preview (nothing written)" if dry_run else "PlexSync plays import"
+    lines = describe(report)
+    if dry_run and report.plays:
+        lines += [f"scene {scene}: play at {_utc(at)} (account {account})" for scene, at, account in report.plays]
+    return TaskResult(title, lines, {"mode": "plays_preview" if dry_run else "plays_import", **report.to_json()})
+
+
+def plays_preview(ctx: TaskContext) -> TaskResult:
+    return plays_import(ctx, dry_run=True)
+
+
+def _utc(epoch: Any) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,118 @@
+"""Plays in Plex reach Stash exactly once, through the real CLI process, plexapi and the fakes:
+a movie and an episode finished by the owner and two other accounts, a SIGKILL between the
+Stash write and PlexSync's record, a Plex outage in the middle, re-runs, resume points."""
+from __future__ import annotations
+
+import json
+import signal
+
+from devkit.fakes.stash_plays import plays_of
+from tests.integration.e2e import Fakes
+
+HISTORY = "GET /status/sessions/history/all"
+KID, GUEST = 2, 3
+
+
+def _setup(fakes_factory) -> tuple:
+    fakes: Fakes = fakes_factory(scenes=40)
+    fakes.plex.plays.add_account(KID, "kid", "kid-token")
+    fakes.plex.plays.add_account(GUEST, "guest", "guest-token")
+    fakes.configure(plays_accounts="1, kid")
+    run = fakes.run_task("sync_all")
+    assert run.error is None, run.stderr
+    fakes.wait_drained()
+    synced = fakes.synced_scene_ids()
+    world = fakes.world
+    movies = sorted(s for s in world.matchable_ids - world.episode_ids - world.multi_file_ids if s in synced)
+    episodes = sorted(s for s in world.matchable_ids & world.episode_ids if s in synced)
+    return fakes, movies, episodes
+
+
+def _import(fakes: Fakes, *argv: str, **env: str) -> dict:
+    done = fakes.run_cli("plays", "import", "--json", *argv, env=fakes.cli_env(**env))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _expected(fakes: Fakes, scene: int) -> list:
+    rk = fakes.rating_keys[scene][0]
+    return sorted((row["viewedAt"] for row in fakes.plex.plays.history_rows()
+                   if row["ratingKey"] == rk and row["accountID"] in (1, KID)), reverse=True)
+
+
+def test_views_become_plays_exactly_once_through_a_kill_and_an_outage(fakes_factory):
+    fakes, movies, episodes = _setup(fakes_factory)
+    movie, episode = movies[0], episodes[0]
+    plays = fakes.plex.plays
+    rk_movie, rk_episode = fakes.rating_keys[movie][0], fakes.rating_keys[episode][0]
+    for account, rk in ((1, rk_movie), (KID, rk_episode), (GUEST, rk_movie), (1, rk_episode), (KID, rk_movie)):
+        plays.play_to_end(account, rk, client=f"tv-{account}")
+        plays.advance_clock(100)
+
+    preview = _import(fakes, "--dry-run")
+    assert preview["plays_added"] == 4 and preview["other_accounts"] == 1
+    stash_plays = plays_of(fakes.stash.store)
+    assert stash_plays.mutation_count == 0  # the preview wrote nothing
+
+    killed = fakes.run_cli("plays", "import", env=fakes.cli_env(PLEXSYNC_PLAYS_FAULT="kill-after-stash-write"))
+    assert killed.returncode == -signal.SIGKILL
+    assert stash_plays.history(movie) == _expected(fakes, movie)  # written, but never recorded
+
+    plays.play_to_end(1, rk_movie, client="tv-1")  # a second view by the owner while PlexSync was down
+    plays.advance_clock(100)
+    fakes.plex.outage(300, route="/library/sections/{id}/all")  # Plex fails in the middle of the next import
+    failed = fakes.run_cli("plays", "import", env=fakes.cli_env())
+    assert failed.returncode == 1 and "Plex" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+    fakes.plex.reset()
+
+    first = _import(fakes)
+    again = _import(fakes)
+    for scene in (movie, episode):
+        assert stash_plays.history(scene) == _expected(fakes, scene)
+    assert len(stash_plays.history(movie)) == 3 and len(stash_plays.history(episode)) == 2
+    assert first["plays_added"] == 0 and again["plays_added"] == 0
+
+    fakes.plex.reset_counts()
+    writes = stash_plays.mutation_count
+    nothing_new = _import(fakes)
+    assert fakes.plex.count(HISTORY) == 1 and stash_plays.mutation_count == writes
+    assert nothing_new["new_views"] == 0
+
+
+def test_half_watched_sets_the_resume_point_and_finishing_clears_it(fakes_factory):
+    fakes, movies, _ = _setup(fakes_factory)
+    movie = movies[1]
+    rk = fakes.rating_keys[movie][0]
+    fakes.plex.plays.play_part(1, rk, 0.5)
+    fakes.plex.plays.play_part(KID, rk, 0.8)  # another account's resume point is its own
+    fakes.plex.plays.advance_clock(60)
+    report = _import(fakes)
+    stash_plays = plays_of(fakes.stash.store)
+    assert report["resume_set"] == 1 and stash_plays.resume[movie] == 900.0
+    assert stash_plays.history(movie) == [] and stash_plays.duration.get(movie, 0.0) == 0.0
+    assert _import(fakes)["resume_set"] == 0  # nothing new: nothing written again
+
+    fakes.plex.plays.play_to_end(1, rk)
+    fakes.plex.plays.advance_clock(60)
+    report = _import(fakes)
+    assert report["plays_added"] == 1 and report["resume_cleared"] == 1
+    assert stash_plays.resume[movie] == 0.0 and stash_plays.history(movie) == _expected(fakes, movie)
+    assert stash_plays.duration.get(movie, 0.0) == 0.0  # never a play duration
+
+
+def test_marked_watched_gives_one_play_and_unmatched_views_are_named(fakes_factory):
+    fakes, movies, _ = _setup(fakes_factory)
+    movie = movies[2]
+    rk = fakes.rating_keys[movie][0]
+    fakes.plex.plays.scrobble(1, rk)  # no history row
+    stray = fakes.plex.add_movie(1, ["/elsewhere/stray.mp4"], "Stray Movie")
+    fakes.plex.plays.play_to_end(1, stray)
+    fakes.plex.plays.advance_clock(60)
+    report = _import(fakes)
+    stash_plays = plays_of(fakes.stash.store)
+    marked_at = fakes.plex.plays.state(1, rk)["lastViewedAt"]
+    assert report["marked_watched"] == 1 and stash_plays.history(movie) == [marked_at]
+    assert report["unmatched"] == 1 and report["unmatched_titles"] == ["Stray Movie"]
+    assert _import(fakes)["plays_added"] == 0
+    status = fakes.run_cli("status", env=fakes.cli_env())
+    assert "plays waiting for a match: 1 ('Stray Movie')" in status.stdout
