@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("scene_id", type=_scene_id, metavar="SCENE_ID",
                          help="the scene's id: the number in its address in Stash, /scenes/ID")
     command("worker", "run the drainer in the foreground until the queue is idle")
+    command("watch", "listen to Plex and bring each stopped play to Stash within seconds (until interrupted)")
     plays = command("plays", "plays in Plex → Stash: plays import [--dry-run]")
     plays_actions = plays.add_subparsers(dest="plays_action", metavar="ACTION", required=True)
     plays_import = plays_actions.add_parser("import", help="bring completed views in Plex to Stash's play history")
@@ -254,6 +255,15 @@ def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: 
     if args.command == "worker":
         _needs_stash(ctx)
         return ctx.services.run_worker(ctx.connection, ctx.overrides, log_to_console=bool(args.verbose or args.debug))
+    if args.command == "watch":
+        _needs_stash(ctx)
+        _setup_logging(args, ctx)
+        from tasks.plays import watch
+
+        try:
+            return watch(ctx)
+        finally:
+            ctx.services.close()
     mode, options = _mode(args)
     if mode not in ("status", "dlq_list", "dlq_retry", "dlq_clear", "dlq_purge"):
         _needs_stash(ctx)

@@ -109,3 +109,33 @@ def status_lines(database: Any, now: float) -> List[str]:
             + f"; watermark {stamp(mark)}; {store.imported_count():,} views imported",
             f"plays waiting for a match: {waiting:,}"
             + (" (" + ", ".join(repr(row[4]) for row in store.unmatched(5)) + ")" if waiting else "")]
+
+
+def run_watch(data_dir: Path, database: Any, stash_client: Any, settings: Any, plex_client: Any,
+              stop: Any, time_scale: float = 1.0) -> Any:
+    """Listen to Plex until `stop` (a threading.Event) is set; returns the PlayWatcher (its counters)."""
+    from plays.watch import PlayWatcher
+    from plex.notifications import NotificationSocket
+    from plex.plays import PlexPlays
+
+    plex_plays = PlexPlays(plex_client)
+    accounts = parse_accounts(settings.plays_accounts, plex_plays.accounts)
+    url, token = plex_plays.notification_target()
+
+    def import_now() -> ImportReport:
+        return import_plays(data_dir, database, stash_client, settings, plex_client)
+
+    watcher = PlayWatcher(lambda: NotificationSocket(url, token),
+                          lambda: {s.session_key: s.account_id for s in plex_plays.sessions()},
+                          import_now, accounts.wants, time_scale=time_scale)
+    watcher.run(stop)
+    return watcher
+
+
+def time_scale() -> float:
+    """PLEXSYNC_TIME_SCALE (tests shrink every wait with it)."""
+    try:
+        factor = float(os.environ.get("PLEXSYNC_TIME_SCALE", "") or 1.0)
+    except ValueError:
+        return 1.0
+    return factor if factor > 0 else 1.0

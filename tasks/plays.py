@@ -41,3 +41,27 @@ def _utc(epoch: Any) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def watch(ctx: TaskContext, stop: Any = None) -> int:
+    """`python PlexSync.py watch`: listen to Plex until interrupted (or `stop` is set)."""
+    import signal
+    import threading
+
+    from plays.service import run_watch, time_scale
+    from plex.client import PlexClient
+
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    session = ctx.connect()
+    try:
+        plex = PlexClient.connect(session.settings, ctx.data_dir)
+        try:
+            run_watch(ctx.data_dir, ctx.services.database(), session.client, session.settings, plex, stop,
+                      time_scale())
+        finally:
+            plex.close()
+    finally:
+        session.client.close()
+    return 0
