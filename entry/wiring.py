@@ -118,6 +118,7 @@ class Services:
             except BaseException:
                 session.client.close()
                 raise
+            self.plays_first(session, plex)
 
             def close() -> None:
                 plex.close()
@@ -129,6 +130,13 @@ class Services:
                                   secrets=session.settings.secrets + session.client.secrets)
 
         return build
+
+    def plays_first(self, session: StashSession, plex: Any) -> None:
+        """Every drainer run catches up plays from Plex first (settings import_plays, watch_plays);
+        one call, so it can move to the scheduler room as it is."""
+        from plays.service import drainer_catch_up
+
+        drainer_catch_up(self.data_dir, self.database(), session.client, session.settings, plex.client)
 
     def run_worker(self, connection: Optional[StashConnection] = None,
                    overrides: Optional[Mapping[str, Any]] = None, log_to_console: bool = False) -> int:

@@ -139,3 +139,37 @@ def time_scale() -> float:
     except ValueError:
         return 1.0
     return factor if factor > 0 else 1.0
+
+
+WATCH_LOCK_FILE = "watch.lock"
+
+
+def drainer_catch_up(data_dir: Path, database: Any, stash_client: Any, settings: Any, plex_client: Any) -> None:
+    """What a drainer run does for plays before its queue: import what is new (import_plays on),
+    and make sure a watch process listens (watch_plays on). Never fails the drainer."""
+    from common.errors import SyncError
+
+    if settings.watch_plays:
+        _ensure_watching(Path(data_dir))
+    if not settings.import_plays:
+        return
+    try:
+        report = import_plays(data_dir, database, stash_client, settings, plex_client)
+        if report.plays_added or report.resume_set or report.resume_cleared:
+            log.info("plays from Plex: %d plays added, %d resume points set, %d cleared", report.plays_added,
+                     report.resume_set, report.resume_cleared)
+    except SyncError as exc:
+        log.warning("plays from Plex not imported this time (the next run retries): %s", exc)
+
+
+def _ensure_watching(data_dir: Path) -> None:
+    """Start `PlexSync.py watch` detached unless one holds the watch lock."""
+    import sys
+
+    from worker.launcher import start_drainer
+    from worker.lock import is_locked
+
+    if is_locked(data_dir / WATCH_LOCK_FILE):
+        return
+    plugin_dir = Path(__file__).resolve().parent.parent
+    start_drainer(data_dir, plugin_dir, argv=[sys.executable, str(plugin_dir / "PlexSync.py"), "watch"])

@@ -44,7 +44,22 @@ def _utc(epoch: Any) -> str:
 
 
 def watch(ctx: TaskContext, stop: Any = None) -> int:
-    """`python PlexSync.py watch`: listen to Plex until interrupted (or `stop` is set)."""
+    """`python PlexSync.py watch`: listen to Plex until interrupted (or `stop` is set); one per data dir."""
+    from plays.service import WATCH_LOCK_FILE
+    from worker.lock import DrainerLock
+
+    lock = DrainerLock(ctx.data_dir / WATCH_LOCK_FILE)
+    if not lock.acquire():
+        ctx.progress(1.0, f"already watching (pid {lock.holder_pid()})")
+        return 0
+    try:
+        _listen(ctx, stop)
+    finally:
+        lock.release()
+    return 0
+
+
+def _listen(ctx: TaskContext, stop: Any) -> None:
     import signal
     import threading
 
@@ -64,4 +79,3 @@ def watch(ctx: TaskContext, stop: Any = None) -> int:
             plex.close()
     finally:
         session.client.close()
-    return 0

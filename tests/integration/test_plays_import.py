@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 
 from devkit.fakes.stash_plays import plays_of
-from tests.integration.e2e import Fakes
+from tests.helpers.procs import wait_until
+from tests.integration.e2e import PLEXSYNC, Fakes
 
 HISTORY = "GET /status/sessions/history/all"
 KID, GUEST = 2, 3
@@ -32,6 +35,24 @@ def _import(fakes: Fakes, *argv: str, **env: str) -> dict:
     done = fakes.run_cli("plays", "import", "--json", *argv, env=fakes.cli_env(**env))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def _drainer(fakes: Fakes, **env: str) -> subprocess.Popen:
+    """`python PlexSync.py worker`: the drainer in the foreground (it stays while retries are scheduled)."""
+    proc = subprocess.Popen([sys.executable, str(PLEXSYNC), "worker"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(fakes.work_dir),
+                            env=fakes.cli_env(PLEXSYNC_TIME_SCALE="0.05", **env))
+    fakes._children.append(proc)
+    return proc
+
+
+def _last_import(fakes: Fakes) -> float:
+    """When the last plays import finished (0: never)."""
+    with fakes.stores() as stores:
+        if not stores.db.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'plays_meta'"):
+            return 0.0
+        row = stores.db.query_one("SELECT value FROM plays_meta WHERE key = 'last_import'")
+        return float(json.loads(row[0])["at"]) if row else 0.0
 
 
 def _expected(fakes: Fakes, scene: int) -> list:
@@ -116,3 +137,27 @@ def test_marked_watched_gives_one_play_and_unmatched_views_are_named(fakes_facto
     assert _import(fakes)["plays_added"] == 0
     status = fakes.run_cli("status", env=fakes.cli_env())
     assert "plays waiting for a match: 1 ('Stray Movie')" in status.stdout
+
+
+def test_the_drainer_catches_up_first_and_a_sigkill_after_the_stash_write_adds_nothing_twice(fakes_factory):
+    fakes, movies, episodes = _setup(fakes_factory)
+    fakes.stop_drainer()
+    movie, episode = movies[3], episodes[1]
+    plays = fakes.plex.plays
+    for account, scene in ((1, movie), (KID, episode), (GUEST, episode)):
+        plays.play_to_end(account, fakes.rating_keys[scene][0], client=f"tv-{account}")
+        plays.advance_clock(100)
+    fakes.configure(plays_accounts="1, kid", import_plays=True)
+    killed = _drainer(fakes, PLEXSYNC_PLAYS_FAULT="kill-after-stash-write")
+    assert killed.wait(60) == -signal.SIGKILL
+    stash_plays = plays_of(fakes.stash.store)
+    assert stash_plays.history(movie) == _expected(fakes, movie)  # written, never recorded
+    for _ in range(2):  # each drainer run catches up before its queue; then it is stopped
+        previous = _last_import(fakes)
+        drainer = _drainer(fakes)
+        wait_until(lambda: _last_import(fakes) > previous, timeout=60, message="the drainer's plays import")
+        drainer.terminate()
+        assert drainer.wait(60) == 0
+    for scene in (movie, episode):
+        assert stash_plays.history(scene) == _expected(fakes, scene)
+    assert len(stash_plays.history(episode)) == 1  # the guest's view is not a chosen account's

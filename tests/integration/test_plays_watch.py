@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from devkit.fakes.stash_plays import plays_of
-from tests.integration.e2e import PLEXSYNC, Fakes
 from tests.helpers.procs import wait_until
+from tests.integration.e2e import PLEXSYNC, Fakes
 
 SCALE = 0.05  # a minute is 3 s
 
