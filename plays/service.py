@@ -173,3 +173,27 @@ def _ensure_watching(data_dir: Path) -> None:
         return
     plugin_dir = Path(__file__).resolve().parent.parent
     start_drainer(data_dir, plugin_dir, argv=[sys.executable, str(plugin_dir / "PlexSync.py"), "watch"])
+
+
+def scene_play_lines(database: Any, scene_id: int, plex_views: List[Any], in_stash: Any) -> List[str]:
+    """For `explain`: a scene's views in Plex, its plays in Stash, and which PlexSync brought over."""
+    from datetime import datetime, timezone
+
+    def stamp(epoch: int) -> str:
+        return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+    brought: List[Any] = []
+    if database.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'plays_imported'"):
+        brought = PlaysStore(database).scene_plays(scene_id)
+    views = ", ".join(f"{stamp(v.viewed_at)} (account {v.account_id})" for v in plex_views[-5:])
+    lines = [f"plays in Plex: {len(plex_views)}" + (f", latest {views}" if views else "")]
+    if in_stash is None:
+        lines.append("plays in Stash: not readable")
+    else:
+        lines.append(f"plays in Stash: {len(in_stash.history)}"
+                     + (f", last {stamp(in_stash.last_played_at)} UTC" if in_stash.history else "")
+                     + (f"; resume point {in_stash.resume_time:.0f} s" if in_stash.resume_time else ""))
+    lines.append(f"plays PlexSync brought from Plex: {len(brought)}"
+                 + (" (" + ", ".join(f"{stamp(at)} account {account}" for _, _, account, at in brought[-5:]) + ")"
+                    if brought else ""))
+    return lines

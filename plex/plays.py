@@ -75,13 +75,15 @@ class PlexPlays:
         self.client = client
 
     def history(self, since: Optional[int], account: Optional[int] = None,
-                page_size: int = HISTORY_PAGE) -> Iterator[List[HistoryRow]]:
-        """Pages of completed views at or after `since` (inclusive), oldest first."""
+                page_size: int = HISTORY_PAGE, rating_key: Optional[int] = None) -> Iterator[List[HistoryRow]]:
+        """Pages of completed views at or after `since` (inclusive), oldest first (of one item: `rating_key`)."""
         start = 0
         while True:
             args: Dict[str, Any] = {"sort": "viewedAt"}
             if account is not None:
                 args["accountID"] = account
+            if rating_key is not None:
+                args["metadataItemID"] = rating_key
             query = joinArgs(args)
             if since is not None:
                 query += f"&viewedAt>={int(since)}"

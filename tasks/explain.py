@@ -78,9 +78,34 @@ def explain(ctx: TaskContext, scene_id: Optional[int] = None) -> TaskResult:
             _read_plex(ctx, facts, client)
         except SyncError as exc:  # the Stash side is still worth showing
             facts.plex_error = " ".join(str(exc).split())
+        plays = _plays(ctx, client, facts)
     finally:
         client.close()
-    return render(facts)
+    result = render(facts)
+    result.lines[-1:-1] = plays  # the fix stays last
+    return result
+
+
+def _plex_views(plex_client: Any, rating_key: int) -> List[Any]:
+    """The matched item's completed views in Plex (every account), from its play history."""
+    from plex.plays import PlexPlays
+
+    try:
+        return [row for page in PlexPlays(plex_client).history(None, rating_key=rating_key) for row in page]
+    except SyncError:
+        return []
+
+
+def _plays(ctx: TaskContext, client: Any, facts: Any) -> List[str]:
+    """The scene's plays in Plex, in Stash, and which PlexSync brought over (reads only)."""
+    from plays.service import scene_play_lines
+    from stash.plays import read_plays
+
+    try:
+        in_stash = read_plays(client, [facts.scene.id]).get(facts.scene.id)
+    except SyncError:
+        in_stash = None
+    return scene_play_lines(ctx.services.database(), facts.scene.id, facts.plex_views, in_stash)
 
 
 def _read_state(ctx: TaskContext, facts: Any) -> None:
@@ -116,6 +141,7 @@ def _read_plex(ctx: TaskContext, facts: Any, client: Any) -> None:
             except (ItemVanished, NotInPlexYet) as exc:
                 facts.item_error = str(exc)
             facts.written = target.index.written(rating_key)
+            facts.plex_views = _plex_views(target.client, rating_key)
             facts.would_write = target.would_write(facts.scene, facts.record)
     finally:
         target.close()

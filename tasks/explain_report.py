@@ -44,6 +44,7 @@ class Facts:
     plex_error: str = ""  # Plex could not be asked (settings, token, unreachable)
     written: Dict[str, Any] = field(default_factory=dict)
     would_write: bool = False
+    plex_views: List[Any] = field(default_factory=list)  # plex.plays.HistoryRow of the matched item
 
     @property
     def mapped_paths(self) -> Tuple[str, ...]:

@@ -99,6 +99,11 @@ def test_views_become_plays_exactly_once_through_a_kill_and_an_outage(fakes_fact
     assert fakes.plex.count(HISTORY) == 1 and stash_plays.mutation_count == writes
     assert nothing_new["new_views"] == 0
 
+    explained = fakes.run_cli("explain", str(movie), env=fakes.cli_env())
+    assert explained.returncode == 0, explained.stderr
+    assert "plays in Plex: 4" in explained.stdout and "plays in Stash: 3" in explained.stdout
+    assert "plays PlexSync brought from Plex: 3" in explained.stdout
+
 
 def test_half_watched_sets_the_resume_point_and_finishing_clears_it(fakes_factory):
     fakes, movies, _ = _setup(fakes_factory)
