@@ -92,10 +92,10 @@ class PlexPlays:
                                       headers=headers)
             rows = []
             for el in root if root is not None else ():
-                key, rating_key = el.get("historyKey"), _int(el.get("ratingKey"), -1)
-                if not key or rating_key < 0:
+                key, item_key = el.get("historyKey"), _int(el.get("ratingKey"), -1)
+                if not key or item_key < 0:
                     continue
-                rows.append(HistoryRow(key, rating_key, _int(el.get("accountID"), -1), _int(el.get("viewedAt")),
+                rows.append(HistoryRow(key, item_key, _int(el.get("accountID"), -1), _int(el.get("viewedAt")),
                                        _title(el), _int(el.get("librarySectionID"))))
             yield rows
             total = _int(root.get("totalSize") if root is not None else None, -1)

@@ -14,9 +14,10 @@ from datetime import datetime, timezone
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from common.errors import PermanentError
-from stash.client import MAX_IDS_PER_REQUEST, StashClient, _GraphQLFailure
+from stash.client import MAX_PAGE_SIZE, StashClient, _GraphQLFailure
 
-WRITE_BATCH = 100
+WRITE_BATCH = 250
+READ_BATCH = 500  # scenes per findScenes(ids:) asking only for play fields (small answers)
 _FRACTION = re.compile(r"\.\d+")
 _MISSING_SCENE = re.compile(r"scene with id (\d+) not found")
 
@@ -59,11 +60,11 @@ def timestamp(epoch: int) -> str:
 
 
 def read_plays(client: StashClient, scene_ids: Sequence[int]) -> Dict[int, ScenePlays]:
-    """Play state by scene id (MAX_IDS_PER_REQUEST a request); deleted scenes are left out."""
+    """Play state by scene id (READ_BATCH a request); deleted scenes are left out."""
     wanted = list(dict.fromkeys(int(i) for i in scene_ids))
     found: Dict[int, ScenePlays] = {}
-    for start in range(0, len(wanted), MAX_IDS_PER_REQUEST):
-        chunk = wanted[start:start + MAX_IDS_PER_REQUEST]
+    for start in range(0, len(wanted), min(READ_BATCH, MAX_PAGE_SIZE)):
+        chunk = wanted[start:start + min(READ_BATCH, MAX_PAGE_SIZE)]
         while chunk:
             try:
                 data = client._graphql(SCENE_PLAYS, {"ids": [str(i) for i in chunk],
