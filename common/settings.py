@@ -102,6 +102,10 @@ class Settings:
         empty="the server owner")
     plays_resume: bool = setting(
         True, "Resume points from Plex", "Set a scene's resume point where the Plex owner stopped watching.")
+    plays_to_plex: bool = setting(
+        False, "Stash plays to Plex",
+        "Mark scenes played in Stash as played in Plex for the owner (Plex cannot record when), and send "
+        "Stash's resume points to Plex.")
     watch_plays: bool = setting(
         False, "Listen for plays in Plex",
         "Keep the background sync listening to Plex, so a play stopped in Plex reaches Stash within seconds.")

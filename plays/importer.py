@@ -82,6 +82,7 @@ class ImportReport:
     scenes_written: int = 0
     watermark: Optional[int] = None
     plays: List[Tuple[int, int, int]] = field(default_factory=list)  # (scene, viewed_at, account), for a preview
+    exported: Dict[str, Any] = field(default_factory=dict)  # the way back (plays.exporter), when on
 
     def to_json(self) -> Dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -303,5 +304,9 @@ def describe(report: ImportReport) -> List[str]:
         lines.append(f"resume points {'to set' if report.dry_run else 'set'}: {report.resume_set:,}, "
                      f"{'to clear' if report.dry_run else 'cleared'}: {report.resume_cleared:,}")
     lines.append(f"watermark: {report.watermark if report.watermark is not None else 'none (first import)'}")
+    if report.exported:
+        lines.append(f"Stash → Plex: {'would mark' if report.dry_run else 'marked'} "
+                     f"{report.exported['marked_played']:,} items played for the owner, "
+                     f"{report.exported['resume_sent']:,} resume points")
     return lines
 

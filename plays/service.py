@@ -47,6 +47,16 @@ class StashGateway:
 
         save_resume(self.client, resume)
 
+    def played_since(self, since: Optional[int]) -> List[Any]:
+        from stash.plays import played_since
+
+        return played_since(self.client, since)
+
+    def resumed(self) -> List[Any]:
+        from stash.plays import resumed
+
+        return resumed(self.client)
+
 
 def _fault() -> None:
     if os.environ.get(FAULT_ENV) == "kill-after-stash-write":
@@ -70,7 +80,8 @@ def _cached_sections(store: PlaysStore, plex_plays: Any, clock: Callable[[], flo
 
 def import_plays(data_dir: Path, database: Any, stash_client: Any, settings: Any, plex_client: Any, *,
                  dry_run: bool = False, clock: Callable[[], float] = time.time) -> ImportReport:
-    """One import (or its preview, which writes nothing) under the plays lock."""
+    """One import (or its preview, which writes nothing) under the plays lock; with plays_to_plex,
+    then the way back (plays.exporter). The report's `exported` holds the way back's figures."""
     from plex.plays import PlexPlays
     from worker.lock import DrainerLock
 
@@ -79,13 +90,22 @@ def import_plays(data_dir: Path, database: Any, stash_client: Any, settings: Any
     accounts = parse_accounts(settings.plays_accounts, plex_plays.accounts)
     importer = PlaysImporter(plex_plays, StashGateway(stash_client), store, accounts, resume=settings.plays_resume,
                              clock=clock, sections=_cached_sections(store, plex_plays, clock), after_stash_write=_fault)
+    def both_ways() -> ImportReport:
+        report = importer.run(dry_run=dry_run)
+        if settings.plays_to_plex:
+            from plays.exporter import PlaysExporter
+
+            exporter = PlaysExporter(plex_plays, StashGateway(stash_client), store, clock=clock)
+            report.exported = exporter.run(dry_run=dry_run).to_json()
+        return report
+
     if dry_run:
-        return importer.run(dry_run=True)
+        return both_ways()
     lock = DrainerLock(Path(data_dir) / LOCK_FILE)
     if not lock.acquire_within(LOCK_WAIT_SECONDS):
         raise TransientError(f"another plays import is running (pid {lock.holder_pid()}); try again later")
     try:
-        return importer.run()
+        return both_ways()
     finally:
         lock.release()
 

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from plexapi.utils import joinArgs
 
-from plex.client import PlexClient, Section
+from plex.client import PlexClient, Section, key_batches
 
 HISTORY_PAGE = 1000
 ITEM_PAGE = 1000
@@ -58,6 +58,12 @@ def _int(value: Optional[str], default: int = 0) -> int:
         return int(float(value)) if value not in (None, "") else default
     except (TypeError, ValueError):
         return default
+
+
+def _view_state(el: Any) -> ViewState:
+    rating = el.get("userRating")
+    return ViewState(_int(el.get("ratingKey")), _int(el.get("viewCount")), _int(el.get("lastViewedAt")) or None,
+                     _int(el.get("viewOffset")), _int(el.get("duration")), float(rating) if rating else None)
 
 
 def _title(el: Any) -> str:
@@ -124,14 +130,22 @@ class PlexPlays:
             count = 0
             for el in root if root is not None else ():
                 count += 1
-                rating = el.get("userRating")
-                yield ViewState(_int(el.get("ratingKey")), _int(el.get("viewCount")),
-                                _int(el.get("lastViewedAt")) or None, _int(el.get("viewOffset")),
-                                _int(el.get("duration")), float(rating) if rating else None)
+                yield _view_state(el)
             start += count
             total = _int(root.get("totalSize") if root is not None else None, -1)
             if count < ITEM_PAGE or (0 <= total <= start):
                 return
+
+    def view_states(self, rating_keys: List[int]) -> Dict[int, ViewState]:
+        """The owner's view state of these items (BATCH_KEYS a request)."""
+        found: Dict[int, ViewState] = {}
+        for batch in key_batches(sorted(set(rating_keys))):
+            keys = ",".join(str(key) for key in batch)
+            root = self.client._query(f"reading the view state of {len(batch)} Plex items", f"/library/metadata/{keys}")
+            for el in root if root is not None else ():
+                state = _view_state(el)
+                found[state.rating_key] = state
+        return found
 
     def sessions(self) -> List[PlaySession]:
         """Playbacks now (admin only), with the account of each."""

@@ -125,11 +125,19 @@ def save_resume(client: StashClient, resume: Mapping[int, float]) -> None:
         client._graphql(save_resume_document(len(chunk)), variables)
 
 
-def played_since(client: StashClient, since: Optional[str], page_size: int = 1000) -> List[ScenePlays]:
-    """Scenes whose last play is after `since` (RFC3339), or with a resume point: what Stash's own
-    player did, for the way back to Plex."""
-    scene_filter: Dict[str, object] = {"last_played_at": {"value": since, "modifier": "GREATER_THAN"}} if since \
-        else {"play_count": {"value": 0, "modifier": "GREATER_THAN"}}
+def played_since(client: StashClient, since: Optional[int], page_size: int = 1000) -> List[ScenePlays]:
+    """Scenes whose last play is after `since` (epoch seconds; None: every scene ever played)."""
+    scene_filter: Dict[str, object] = ({"last_played_at": {"value": timestamp(since), "modifier": "GREATER_THAN"}}
+                                       if since is not None else {"play_count": {"value": 0, "modifier": "GREATER_THAN"}})
+    return _scenes_where(client, scene_filter, page_size)
+
+
+def resumed(client: StashClient, page_size: int = 1000) -> List[ScenePlays]:
+    """Scenes with a resume point."""
+    return _scenes_where(client, {"resume_time": {"value": 0, "modifier": "GREATER_THAN"}}, page_size)
+
+
+def _scenes_where(client: StashClient, scene_filter: Dict[str, object], page_size: int) -> List[ScenePlays]:
     found: List[ScenePlays] = []
     page = 1
     while True:

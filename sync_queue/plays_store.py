@@ -32,6 +32,8 @@ _SCHEMA = (
         rating_key INTEGER PRIMARY KEY, last_viewed_at INTEGER NOT NULL, view_offset INTEGER NOT NULL,
         updated_at REAL NOT NULL)""",
     "CREATE TABLE IF NOT EXISTS plays_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS plays_exported (
+        scene_id INTEGER PRIMARY KEY, resume_time REAL NOT NULL, updated_at REAL NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS sync_state_by_rating_key ON sync_state (rating_key)",
 )
 WATERMARK, RESUME_WATERMARK, LAST_IMPORT = "watermark", "resume_watermark", "last_import"
@@ -77,6 +79,35 @@ class PlaysStore:
                     tuple(chunk)):
                 found.setdefault(int(rating_key), []).append(int(scene_id))
         return found
+
+    def items_for(self, scene_ids: Iterable[int]) -> Dict[int, int]:
+        """Scene -> the Plex item PlexSync matched it to (sync_state)."""
+        found: Dict[int, int] = {}
+        for chunk in in_chunks(sorted(set(scene_ids))):
+            marks = ",".join("?" * len(chunk))
+            for scene_id, rating_key in self.db.query(
+                    f"SELECT scene_id, rating_key FROM sync_state WHERE scene_id IN ({marks})", tuple(chunk)):
+                found[int(scene_id)] = int(rating_key)
+        return found
+
+    def imported_seconds(self, scene_id: int) -> List[int]:
+        """The play times PlexSync brought to this scene from Plex (one entry per play)."""
+        return [int(row[0]) for row in self.db.query(
+            "SELECT viewed_at FROM plays_imported WHERE scene_id = ?", (scene_id,))]
+
+    def exported_resume(self, scene_ids: Sequence[int]) -> Dict[int, float]:
+        found: Dict[int, float] = {}
+        for chunk in in_chunks(list(scene_ids)):
+            marks = ",".join("?" * len(chunk))
+            for scene_id, resume in self.db.query(
+                    f"SELECT scene_id, resume_time FROM plays_exported WHERE scene_id IN ({marks})", tuple(chunk)):
+                found[int(scene_id)] = float(resume)
+        return found
+
+    def set_exported_resume(self, rows: Sequence[Tuple[int, float]], now: float) -> None:
+        with self.db.transaction() as connection:
+            connection.executemany("INSERT OR REPLACE INTO plays_exported (scene_id, resume_time, updated_at)"
+                                   " VALUES (?, ?, ?)", [(*row, now) for row in rows])
 
     # -- history rows -------------------------------------------------------------------------
     def known_keys(self, keys: Sequence[str]) -> Set[str]:

@@ -169,3 +169,26 @@ def add_controls(server: "FakeStashServer") -> None:
     server.add_control("plays", lambda payload: plays_of(server.store).describe(int(payload["id"])))
     server.add_control("add_play", lambda payload: plays_of(server.store).add_play(
         int(payload["id"]), payload.get("times")))
+
+
+def filter_rows(store: StashStore, rows: list, scene_filter: dict) -> list:
+    """SceneFilterType's play criteria: resume_time and play_count (IntCriterionInput, resume_time
+    compared as Stash does, on the stored float), last_played_at (TimestampCriterionInput on the
+    newest play; a scene never played has none)."""
+    from devkit.fakes.stash_store import _int_criterion
+
+    plays = plays_of(store)
+    if scene_filter.get("resume_time"):
+        rows = [r for r in rows if _int_criterion(plays.resume.get(r.id, 0.0), scene_filter["resume_time"])]
+    if scene_filter.get("play_count"):
+        rows = [r for r in rows if _int_criterion(len(plays.history(r.id)), scene_filter["play_count"])]
+    criterion = scene_filter.get("last_played_at")
+    if criterion:
+        low = plays.parse_timestamp(criterion["value"])
+        high = plays.parse_timestamp(criterion["value2"]) if criterion.get("value2") else None
+        checks = {"GREATER_THAN": lambda t: t > low, "LESS_THAN": lambda t: t < low, "EQUALS": lambda t: t == low,
+                  "BETWEEN": lambda t: high is not None and low <= t <= high}
+        if criterion["modifier"] not in checks:
+            raise StashError(f"unsupported timestamp modifier {criterion['modifier']}")
+        rows = [r for r in rows if plays.history(r.id) and checks[criterion["modifier"]](plays.history(r.id)[0])]
+    return rows

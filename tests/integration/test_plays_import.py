@@ -166,3 +166,37 @@ def test_the_drainer_catches_up_first_and_a_sigkill_after_the_stash_write_adds_n
     for scene in (movie, episode):
         assert stash_plays.history(scene) == _expected(fakes, scene)
     assert len(stash_plays.history(episode)) == 1  # the guest's view is not a chosen account's
+
+
+def test_both_ways_three_rounds_change_nothing_after_the_first(fakes_factory):
+    fakes, movies, _ = _setup(fakes_factory)
+    fakes.configure(plays_accounts="", plays_to_plex=True)
+    a, b, c, d = movies[4:8]
+    rk = {scene: fakes.rating_keys[scene][0] for scene in (a, b, c, d)}
+    stash_plays, plex_plays = plays_of(fakes.stash.store), fakes.plex.plays
+    stash_plays.add_play(a, ["2024-05-01T10:00:00Z"])  # played in Stash's own player
+    stash_plays.save_activity(c, resume_time=300.0)  # stopped half way in Stash
+    plex_plays.play_to_end(1, rk[b])  # finished in Plex
+    plex_plays.play_part(1, rk[d], 0.25)  # stopped in Plex
+    plex_plays.advance_clock(60)
+
+    first = _import(fakes)
+    assert first["plays_added"] == 1 and first["resume_set"] == 1
+    assert first["exported"] == {"marked_played": 1, "resume_sent": 1, "dry_run": False}
+    assert plex_plays.state(1, rk[a])["viewCount"] == 1 and plex_plays.state(1, rk[c])["viewOffset"] == 300000
+    assert stash_plays.resume[d] == 450.0 and len(stash_plays.history(b)) == 1
+
+    def world() -> tuple:
+        return ({s: (stash_plays.history(s), stash_plays.resume.get(s), stash_plays.duration.get(s))
+                 for s in (a, b, c, d)}, {s: plex_plays.state(1, rk[s]) for s in (a, b, c, d)},
+                len(plex_plays.history_rows()))
+
+    settled, writes = world(), stash_plays.mutation_count
+    for _ in range(2):
+        plex_plays.advance_clock(60)
+        fakes.plex.reset_counts()
+        again = _import(fakes)
+        assert again["plays_added"] == 0 and again["resume_set"] == 0 and again["resume_cleared"] == 0
+        assert again["exported"] == {"marked_played": 0, "resume_sent": 0, "dry_run": False}
+        assert world() == settled and stash_plays.mutation_count == writes
+        assert not any(key.startswith(("GET /:/scrobble", "GET /:/progress", "PUT ")) for key in fakes.plex.counts())
