@@ -42,7 +42,8 @@ def _seed(scenes: int, rows: int, items: int, data_dir: Path) -> tuple:
     stash = FakeStashServer(world.stash_data)
     plex = FakePlexServer(token="bench-token")
     keys = world.populate_plex(plex)
-    matched = sorted((scene, rks[0]) for scene, rks in keys.items() if scene in world.matchable_ids)
+    matchable = world.matchable_ids  # a property computed on each use
+    matched = sorted((scene, rks[0]) for scene, rks in keys.items() if scene in matchable)
     with open_stores(data_dir) as stores, stores.db.transaction() as connection:
         connection.executemany(
             "INSERT OR REPLACE INTO sync_state (scene_id, section_id, rating_key, metadata_hash, image_source,"

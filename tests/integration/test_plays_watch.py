@@ -48,3 +48,23 @@ def test_a_stopped_play_reaches_stash_in_seconds_and_a_dropped_websocket_loses_n
         proc.terminate()
         proc.wait(30)
     assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""
+
+
+def test_watch_plays_has_the_drainer_start_one_listener(fakes_factory):
+    fakes: Fakes = fakes_factory(scenes=30)
+    fakes.configure(watch_plays=True)
+    run = fakes.run_task("sync_all")  # its drainer starts the listener, once
+    assert run.error is None, run.stderr
+    fakes.wait_drained()
+    plays = fakes.plex.plays
+    wait_until(lambda: plays.websocket_count() == 1, timeout=60, message="the listener the drainer started")
+    scene = sorted(s for s in fakes.world.matchable_ids - fakes.world.episode_ids - fakes.world.multi_file_ids
+                   if s in fakes.synced_scene_ids())[0]
+    plays.play_to_end(1, fakes.rating_keys[scene][0])
+    stash_plays = plays_of(fakes.stash.store)
+    wait_until(lambda: len(stash_plays.history(scene)) == 1, timeout=5, interval=0.05,
+               message="the stopped play to reach Stash")
+    again = fakes.run_task("sync_all")  # another drainer run: still one listener
+    assert again.error is None, again.stderr
+    fakes.wait_drained()
+    assert plays.websocket_count() == 1
