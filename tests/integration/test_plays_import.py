@@ -200,3 +200,24 @@ def test_both_ways_three_rounds_change_nothing_after_the_first(fakes_factory):
         assert again["exported"] == {"marked_played": 0, "resume_sent": 0, "dry_run": False}
         assert world() == settled and stash_plays.mutation_count == writes
         assert not any(key.startswith(("GET /:/scrobble", "GET /:/progress", "PUT ")) for key in fakes.plex.counts())
+
+
+def test_overlapping_imports_and_a_view_reported_twice_add_each_play_once(fakes_factory):
+    fakes, movies, episodes = _setup(fakes_factory)
+    plays = fakes.plex.plays
+    scenes = movies[8:12] + episodes[2:4]
+    for scene in scenes:
+        plays.play_to_end(1, fakes.rating_keys[scene][0])
+        plays.advance_clock(30)
+    with plays.lock:
+        plays.history.append(dict(plays.history[0]))  # the same history row served twice
+    runs = [subprocess.Popen([sys.executable, str(PLEXSYNC), "plays", "import"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(fakes.work_dir),
+                             env=fakes.cli_env()) for _ in range(3)]
+    fakes._children.extend(runs)
+    for run in runs:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    stash_plays = plays_of(fakes.stash.store)
+    for scene in scenes:
+        assert len(stash_plays.history(scene)) == 1
