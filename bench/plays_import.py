@@ -5,7 +5,7 @@ known to PlexSync (its sync_state seeded as a finished sync leaves it), and --ro
 views (50,000) in Plex's history by the owner over --items distinct items, with their view
 state. Runs `python PlexSync.py plays import --json` (the real process, plexapi and the
 GraphQL client over loopback) twice: the first import, then one with nothing new. Prints for
-each: wall time, the process's peak RSS, Plex requests by route, Stash requests by operation,
+each: wall time, the process's peak RSS (VmHWM, Linux), Plex requests by route, Stash requests by operation,
 and the targets: at most one Plex history request per 1,000 rows, at most one Stash request per
 50 scenes written, and 1 history request / 0 Stash writes when nothing is new.
 Usage: .venv/bin/python bench/plays_import.py [--scenes 100000] [--rows 50000] [--items 25000] [--json]
@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -70,20 +69,39 @@ def _run(stash: FakeStashServer, plex: FakePlexServer, data_dir: Path) -> Dict[s
     env.update(PLEXSYNC_DATA_DIR=str(data_dir), PLEXSYNC_STASH_URL=stash.url)
     env.pop("PYTHONPATH", None)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, str(ROOT / "PlexSync.py"), "plays", "import", "--json"],
-                          capture_output=True, env=env, cwd=str(data_dir), timeout=3600)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"import failed: {done.stderr.decode()[-2000:]}")
-    report = json.loads(done.stdout)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "PlexSync.py"), "plays", "import", "--json"],
+                                stdout=out, stderr=err, env=env, cwd=str(data_dir))
+        peak_kib = 0
+        while proc.poll() is None:  # the process's own high-water mark (Linux), read until it exits
+            peak_kib = max(peak_kib, _high_water_kib(proc.pid))
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"import failed: {err.read().decode()[-2000:]}")
+        report = json.loads(out.read())
     plex_counts = plex.counts()
     stash_counts = {k.split(" ", 2)[2]: v for k, v in stash.counts().items() if k.startswith("POST /graphql ")}
     writes = sum(v for k, v in stash_counts.items() if k in ("PlexSyncAddPlays", "PlexSyncSaveResume"))
-    return {"seconds": round(elapsed, 2), "plex_requests": sum(plex_counts.values()), "plex_by_route": plex_counts,
+    return {"seconds": round(elapsed, 2), "peak_rss_mib": round(peak_kib / 1024, 1),
+            "plex_requests": sum(plex_counts.values()), "plex_by_route": plex_counts,
             "history_requests": plex_counts.get(HISTORY, 0), "stash_requests": sum(stash_counts.values()),
             "stash_by_operation": stash_counts, "stash_writes": writes,
             "plays_added": report["plays_added"], "scenes_written": report["scenes_written"],
             "history_rows": report["history_rows"]}
+
+
+def _high_water_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def main() -> None:
@@ -105,24 +123,24 @@ def main() -> None:
               f"{time.perf_counter() - built:.1f} s", file=sys.stderr)
         try:
             first = _run(stash, plex, data_dir)
-            rss_first = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             again = _run(stash, plex, data_dir)
             in_stash = sum(len(v) for v in plays_of(stash.store).views.values())
+            scenes_played = sum(1 for v in plays_of(stash.store).views.values() if v)
         finally:
             plex.stop()
             stash.stop()
-    first["peak_rss_mib"] = round(rss_first, 1)
     figures = {"scenes": args.scenes, "rows": args.rows, "items": args.items, "first": first, "nothing_new": again,
-               "plays_in_stash": in_stash,
-               "history_budget": math.ceil(args.rows / 1000), "stash_budget": math.ceil(first["scenes_written"] / 50)}
+               "plays_in_stash": in_stash, "scenes_played": scenes_played,
+               "history_budget": math.ceil(args.rows / 1000), "stash_budget": math.ceil(scenes_played / 50)}
     if args.json:
         print(json.dumps(figures))
         return
     print(f"first import: {first['seconds']} s, peak RSS {first['peak_rss_mib']} MiB, "
-          f"{first['plays_added']:,} plays on {first['scenes_written']:,} scenes (Stash now holds {in_stash:,})")
+          f"{first['plays_added']:,} plays on {scenes_played:,} scenes (Stash now holds {in_stash:,})")
     print(f"  Plex: {first['plex_requests']} requests, {first['history_requests']} of history "
           f"(target <= {figures['history_budget']}): {first['plex_by_route']}")
-    print(f"  Stash: {first['stash_requests']} requests (target <= {figures['stash_budget']}): "
+    print(f"  Stash: {first['stash_requests']} requests, {first['stash_writes']} of them writes (target <= "
+          f"{figures['stash_budget']}, one per 50 scenes written): "
           f"{first['stash_by_operation']}")
     print(f"nothing new: {again['seconds']} s; Plex {again['plex_requests']} requests, {again['history_requests']} of "
           f"history (target 1): {again['plex_by_route']}; Stash writes {again['stash_writes']} (target 0), "

@@ -79,7 +79,8 @@ def _cached_sections(store: PlaysStore, plex_plays: Any, clock: Callable[[], flo
 
 
 def import_plays(data_dir: Path, database: Any, stash_client: Any, settings: Any, plex_client: Any, *,
-                 dry_run: bool = False, clock: Callable[[], float] = time.time) -> ImportReport:
+                 dry_run: bool = False, clock: Callable[[], float] = time.time,
+                 lock_wait: float = LOCK_WAIT_SECONDS) -> ImportReport:
     """One import (or its preview, which writes nothing) under the plays lock; with plays_to_plex,
     then the way back (plays.exporter). The report's `exported` holds the way back's figures."""
     from plex.plays import PlexPlays
@@ -102,7 +103,7 @@ def import_plays(data_dir: Path, database: Any, stash_client: Any, settings: Any
     if dry_run:
         return both_ways()
     lock = DrainerLock(Path(data_dir) / LOCK_FILE)
-    if not lock.acquire_within(LOCK_WAIT_SECONDS):
+    if not lock.acquire_within(lock_wait):
         raise TransientError(f"another plays import is running (pid {lock.holder_pid()}); try again later")
     try:
         return both_ways()
@@ -174,7 +175,8 @@ def drainer_catch_up(data_dir: Path, database: Any, stash_client: Any, settings:
     if not settings.import_plays:
         return
     try:
-        report = import_plays(data_dir, database, stash_client, settings, plex_client)
+        # a run in progress elsewhere (watch mode, a task) catches up for us: the queue does not wait
+        report = import_plays(data_dir, database, stash_client, settings, plex_client, lock_wait=0.5)
         if report.plays_added or report.resume_set or report.resume_cleared:
             log.info("plays from Plex: %d plays added, %d resume points set, %d cleared", report.plays_added,
                      report.resume_set, report.resume_cleared)

@@ -25,9 +25,11 @@ _SCHEMA = (
         account_id INTEGER NOT NULL, viewed_at INTEGER NOT NULL, imported_at REAL NOT NULL,
         PRIMARY KEY (history_key, scene_id))""",
     "CREATE INDEX IF NOT EXISTS plays_imported_scene ON plays_imported (scene_id, viewed_at)",
+    "CREATE INDEX IF NOT EXISTS plays_imported_item ON plays_imported (rating_key, viewed_at)",
     """CREATE TABLE IF NOT EXISTS plays_unmatched (
         history_key TEXT PRIMARY KEY, rating_key INTEGER NOT NULL, account_id INTEGER NOT NULL,
         viewed_at INTEGER NOT NULL, title TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS plays_unmatched_item ON plays_unmatched (rating_key, viewed_at)",
     """CREATE TABLE IF NOT EXISTS plays_resume (
         rating_key INTEGER PRIMARY KEY, last_viewed_at INTEGER NOT NULL, view_offset INTEGER NOT NULL,
         updated_at REAL NOT NULL)""",
