@@ -34,6 +34,9 @@ MARKED_NEAR_SECONDS = 60  # a lastViewedAt this close to an imported view is tha
 RESUME_MIN_SECONDS = 1.0  # resume points closer than this to Stash's are left alone
 NAMED_UNMATCHED = 10
 PREVIEW_PLAYS = 50
+# History is read again from this long before the watermark: a row Plex writes late with an earlier
+# viewedAt (a client that reports after coming back online) is still found; known rows cost nothing.
+OVERLAP_SECONDS = 3600
 
 
 class StashPlays(Protocol):
@@ -104,7 +107,8 @@ class PlaysImporter:
         watermark = self.store.watermark(signature)
         report.watermark = watermark
         seen: Set[str] = set()
-        for page in self.plex.history(watermark, self.accounts.single):
+        since = None if watermark is None else watermark - OVERLAP_SECONDS
+        for page in self.plex.history(since, self.accounts.single):
             report.history_rows += len(page)
             fresh = []
             known = self.store.known_keys([row.history_key for row in page])
