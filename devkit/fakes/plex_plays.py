@@ -275,12 +275,12 @@ class PlayState:
         return serve
 
     # -- HTTP -----------------------------------------------------------------------------------
-    def authenticate(self, req: Request, fallback: Callable[[Request], Optional[Response]]) -> Optional[Response]:
+    def authenticate(self, req: Request, server_answer: Optional[Response]) -> Optional[Response]:
+        """The server's own answer (its class's authenticate, a test subclass's too), but another
+        account's token lets the request through as that account."""
         account = self.account_of(req.arg("X-Plex-Token"))
         _request_account.plays, _request_account.account = self, account or OWNER
-        if account is not None:
-            return None
-        return fallback(req)
+        return None if account is not None else server_answer
 
     def _account(self, req: Request) -> int:
         account = self.account_of(req.arg("X-Plex-Token"))
@@ -453,8 +453,8 @@ class PlayState:
 def attach(server: "FakePlexServer") -> PlayState:
     """Give a fake Plex its play state: routes, per-account tokens and controls."""
     plays = PlayState(server)
-    fallback = server.authenticate
-    server.authenticate = lambda req: plays.authenticate(req, fallback)  # type: ignore[method-assign]
+    server.authenticate = lambda req: plays.authenticate(  # type: ignore[method-assign]
+        req, type(server).authenticate(server, req))
     for method, pattern, handler in plays.routes():
         server.route(method, pattern, handler)
     for name, handler in plays.controls().items():
