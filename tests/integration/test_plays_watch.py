@@ -13,6 +13,21 @@ from tests.integration.e2e import PLEXSYNC, Fakes
 SCALE = 0.05  # a minute is 3 s
 
 
+def processes_listening(fakes: Fakes) -> list:
+    """Watch processes of this data dir (their command line ends with `watch`)."""
+    from devkit.processes import processes_for
+
+    found = []
+    for pid in processes_for(fakes.data_dir):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if cmdline.read().split(b"\0")[-2:-1] == [b"watch"]:
+                    found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
 def test_a_stopped_play_reaches_stash_in_seconds_and_a_dropped_websocket_loses_nothing(fakes_factory):
     fakes: Fakes = fakes_factory(scenes=30)
     run = fakes.run_task("sync_all")
@@ -41,7 +56,7 @@ def test_a_stopped_play_reaches_stash_in_seconds_and_a_dropped_websocket_loses_n
         plays.play_part(1, fakes.rating_keys[third][0], 0.5)
         wait_until(lambda: len(stash_plays.history(second)) == 1 and stash_plays.resume.get(third) == 900.0,
                    timeout=60, message="the backfill after the websocket came back")
-        assert plays.websocket_count() == 1
+        wait_until(lambda: plays.websocket_count() == 1, timeout=30, message="the listener to be back")
         assert stash_plays.history(first) == [row["viewedAt"] for row in plays.history_rows()
                                               if row["ratingKey"] == fakes.rating_keys[first][0]]
     finally:
@@ -67,4 +82,5 @@ def test_watch_plays_has_the_drainer_start_one_listener(fakes_factory):
     again = fakes.run_task("sync_all")  # another drainer run: still one listener
     assert again.error is None, again.stderr
     fakes.wait_drained()
-    assert plays.websocket_count() == 1
+    wait_until(lambda: plays.websocket_count() == 1, timeout=30, message="one listener")
+    assert len(processes_listening(fakes)) == 1
