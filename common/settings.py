@@ -106,6 +106,10 @@ class Settings:
         False, "Stash plays to Plex",
         "Mark scenes played in Stash as played in Plex for the owner (Plex cannot record when), and send "
         "Stash's resume points to Plex.")
+    ratings_from_plex: bool = setting(
+        False, "Ratings from Plex",
+        "Bring the owner's ratings made in Plex to Stash (0-10 stars to 1-100); PlexSync's own write "
+        "is not sent back to Plex.")
     watch_plays: bool = setting(
         False, "Listen for plays in Plex",
         "Keep the background sync listening to Plex, so a play stopped in Plex reaches Stash within seconds.")

@@ -29,6 +29,8 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Set,
 
 from sync_queue.plays_store import LAST_IMPORT, RESUME_WATERMARK, Imported, PlaysStore, Unmatched
 
+RATINGS_WATERMARK = "ratings_watermark"
+
 OWNER = 1
 MARKED_NEAR_SECONDS = 60  # a lastViewedAt this close to an imported view is that view, not a "mark watched"
 RESUME_MIN_SECONDS = 1.0  # resume points closer than this to Stash's are left alone
@@ -45,6 +47,8 @@ class StashPlays(Protocol):
     def add(self, plays: Dict[int, List[int]]) -> None: ...
 
     def save_resume(self, resume: Dict[int, float]) -> None: ...
+
+    def save_ratings(self, ratings: Dict[int, int]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class ImportReport:
     marked_watched: int = 0
     resume_set: int = 0
     resume_cleared: int = 0
+    ratings_set: int = 0
     scenes_written: int = 0
     watermark: Optional[int] = None
     plays: List[Tuple[int, int, int]] = field(default_factory=list)  # (scene, viewed_at, account), for a preview
@@ -94,8 +99,9 @@ class ImportReport:
 class PlaysImporter:
     def __init__(self, plex: Any, stash: StashPlays, store: PlaysStore, accounts: AccountChoice, *,
                  resume: bool = True, clock: Callable[[], float], sections: Callable[[], List[Any]],
-                 after_stash_write: Callable[[], None] = lambda: None) -> None:
+                 after_stash_write: Callable[[], None] = lambda: None, ratings: bool = False) -> None:
         self.plex, self.stash, self.store, self.accounts = plex, stash, store, accounts
+        self.ratings = ratings
         self.resume, self.clock, self.sections = resume, clock, sections
         self.after_stash_write = after_stash_write
 
@@ -135,6 +141,8 @@ class PlaysImporter:
             self._import_views([row for row in parked if row[1] in now_matched], report, dry_run, parked=True)
         if self.resume and self.accounts.owner:
             self._owner_state(report, dry_run)
+        if self.ratings:
+            self._ratings(report, dry_run)
         report.unmatched = report.unmatched if dry_run else self.store.unmatched_count()
         if not report.unmatched_titles and not dry_run:
             report.unmatched_titles = [row[4] for row in self.store.unmatched(NAMED_UNMATCHED)]
@@ -222,6 +230,30 @@ class PlaysImporter:
                                        self.clock())
             self.store.set_meta({RESUME_WATERMARK: newest})
 
+    def _ratings(self, report: ImportReport, dry_run: bool) -> None:
+        """The owner's ratings made in Plex since the last import → rating100 (PlexSync's own hook
+        ignores the write, so it does not go back to Plex)."""
+        since = int(self.store.meta(RATINGS_WATERMARK, 0) or 0)
+        rated = [s for section in self.sections() for s in self.plex.viewed_items(section, since, "lastRatedAt")
+                 if s.last_rated_at and s.user_rating is not None]
+        if not rated:
+            return
+        scenes_of = self.store.scenes_for([s.rating_key for s in rated])
+        in_stash = self.stash.read(sorted({scene for s in rated for scene in scenes_of.get(s.rating_key, [])}))
+        ratings: Dict[int, int] = {}
+        for state in rated:
+            wanted = stash_rating(state.user_rating)
+            for scene in scenes_of.get(state.rating_key, []):
+                plays = in_stash.get(scene)
+                if wanted is not None and plays is not None and plays.rating100 != wanted:
+                    ratings[scene] = wanted
+        report.ratings_set = len(ratings)
+        if dry_run:
+            return
+        if ratings:
+            self.stash.save_ratings(ratings)
+        self.store.set_meta({RATINGS_WATERMARK: max(s.last_rated_at for s in rated)})
+
     def _marked_watched(self, watched: List[Any], scenes_of: Dict[int, List[int]], report: ImportReport,
                         dry_run: bool) -> None:
         views = []
@@ -269,6 +301,12 @@ class PlaysImporter:
             self.stash.save_resume(resume)
 
 
+def stash_rating(user_rating: float) -> Optional[int]:
+    """Plex's 0-10 (stars x 2) as Stash's rating100; 0 is no rating."""
+    value = int(round(user_rating * 10))
+    return min(100, value) if value >= 1 else None
+
+
 def parse_accounts(text: str, known: Callable[[], Dict[int, str]]) -> AccountChoice:
     """The setting: "" = the owner; "all"; or account names / ids, comma-separated."""
     words = [w.strip() for w in (text or "").split(",") if w.strip()]
@@ -304,6 +342,8 @@ def describe(report: ImportReport) -> List[str]:
     if report.unmatched:
         lines.append(f"views of Plex items no scene is matched to: {report.unmatched:,} ("
                      + ", ".join(repr(t) for t in report.unmatched_titles[:NAMED_UNMATCHED]) + ")")
+    if report.ratings_set:
+        lines.append(f"ratings from Plex {'to set' if report.dry_run else 'set'}: {report.ratings_set:,}")
     if report.resume_set or report.resume_cleared:
         lines.append(f"resume points {'to set' if report.dry_run else 'set'}: {report.resume_set:,}, "
                      f"{'to clear' if report.dry_run else 'cleared'}: {report.resume_cleared:,}")

@@ -47,6 +47,11 @@ class StashGateway:
 
         save_resume(self.client, resume)
 
+    def save_ratings(self, ratings: Dict[int, int]) -> None:
+        from stash.plays import save_ratings
+
+        save_ratings(self.client, ratings)
+
     def played_since(self, since: Optional[int]) -> List[Any]:
         from stash.plays import played_since
 
@@ -90,7 +95,8 @@ def import_plays(data_dir: Path, database: Any, stash_client: Any, settings: Any
     store = PlaysStore(database)
     accounts = parse_accounts(settings.plays_accounts, plex_plays.accounts)
     importer = PlaysImporter(plex_plays, StashGateway(stash_client), store, accounts, resume=settings.plays_resume,
-                             clock=clock, sections=_cached_sections(store, plex_plays, clock), after_stash_write=_fault)
+                             clock=clock, sections=_cached_sections(store, plex_plays, clock), after_stash_write=_fault,
+                             ratings=settings.ratings_from_plex)
     def both_ways() -> ImportReport:
         report = importer.run(dry_run=dry_run)
         if settings.plays_to_plex:

@@ -42,6 +42,7 @@ class ViewState:
     view_offset_ms: int
     duration_ms: int
     user_rating: Optional[float]
+    last_rated_at: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ def _int(value: Optional[str], default: int = 0) -> int:
 def _view_state(el: Any) -> ViewState:
     rating = el.get("userRating")
     return ViewState(_int(el.get("ratingKey")), _int(el.get("viewCount")), _int(el.get("lastViewedAt")) or None,
-                     _int(el.get("viewOffset")), _int(el.get("duration")), float(rating) if rating else None)
+                     _int(el.get("viewOffset")), _int(el.get("duration")), float(rating) if rating else None,
+                     _int(el.get("lastRatedAt")) or None)
 
 
 def _title(el: Any) -> str:
@@ -118,12 +120,13 @@ class PlexPlays:
     def sections(self) -> List[Section]:
         return [s for s in self.client.sections() if s.type in ("movie", "show")]
 
-    def viewed_items(self, section: Section, since: int) -> Iterator[ViewState]:
-        """The owner's view state of every item of `section` viewed at or after `since`."""
+    def viewed_items(self, section: Section, since: int, field: str = "lastViewedAt") -> Iterator[ViewState]:
+        """The owner's view state of every item of `section` viewed (or rated: field
+        "lastRatedAt") at or after `since`."""
         start = 0
         while True:
             args = {"type": section.search_type}
-            query = joinArgs(args) + f"&lastViewedAt>>={max(0, int(since) - 1)}"
+            query = joinArgs(args) + f"&{field}>>={max(0, int(since) - 1)}"
             headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(ITEM_PAGE)}
             root = self.client._query(f"reading what was watched in {section.title!r}",
                                       f"/library/sections/{section.key}/all{query}", headers=headers)

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from common.errors import PermanentError
+from hooks.events import OWN_WRITE  # the mark PlexSync's hook knows its own rating writes by
 from stash.client import MAX_PAGE_SIZE, StashClient, _GraphQLFailure
 
 WRITE_BATCH = 250
@@ -24,7 +25,7 @@ _MISSING_SCENE = re.compile(r"scene with id (\d+) not found")
 SCENE_PLAYS = """
 query PlexSyncScenePlays($ids: [ID!], $filter: FindFilterType) {
   findScenes(ids: $ids, filter: $filter) {
-    scenes { id play_history resume_time play_duration last_played_at }
+    scenes { id play_history resume_time play_duration last_played_at rating100 }
   }
 }
 """
@@ -36,6 +37,7 @@ class ScenePlays:
     history: Tuple[int, ...]  # epoch seconds, UTC, as Stash stores them
     resume_time: float
     play_duration: float
+    rating100: Optional[int] = None
 
     @property
     def last_played_at(self) -> Optional[int]:
@@ -84,7 +86,7 @@ def read_plays(client: StashClient, scene_ids: Sequence[int]) -> Dict[int, Scene
             except (KeyError, TypeError, ValueError):
                 raise PermanentError("Stash answered PlexSyncScenePlays with a malformed scene") from None
             found[scene_id] = ScenePlays(scene_id, history, float(raw.get("resume_time") or 0.0),
-                                         float(raw.get("play_duration") or 0.0))
+                                         float(raw.get("play_duration") or 0.0), raw.get("rating100"))
     return found
 
 
@@ -100,6 +102,23 @@ def save_resume_document(count: int) -> str:
     params = ", ".join(f"$i{n}: ID!, $r{n}: Float" for n in range(count))
     fields = " ".join(f"r{n}: sceneSaveActivity(id: $i{n}, resume_time: $r{n})" for n in range(count))
     return f"mutation PlexSyncSaveResume({params}) {{ {fields} }}"
+
+
+def save_ratings_document(count: int) -> str:
+    """`mutation PlexSyncSaveRatings` setting rating100 of `count` scenes (aliases s0..)."""
+    params = ", ".join(f"$s{n}: SceneUpdateInput!" for n in range(count))
+    fields = " ".join(f"s{n}: sceneUpdate(input: $s{n}) {{ id }}" for n in range(count))
+    return f"mutation PlexSyncSaveRatings({params}) {{ {fields} }}"
+
+
+def save_ratings(client: StashClient, ratings: Mapping[int, int]) -> None:
+    """Set rating100 (1-100) of these scenes, marked as PlexSync's own write, WRITE_BATCH a request."""
+    items = list(ratings.items())
+    for start in range(0, len(items), WRITE_BATCH):
+        chunk = items[start:start + WRITE_BATCH]
+        variables = {f"s{n}": {"id": str(scene), "rating100": int(value), "clientMutationId": OWN_WRITE}
+                     for n, (scene, value) in enumerate(chunk)}
+        client._graphql(save_ratings_document(len(chunk)), variables)
 
 
 def add_plays(client: StashClient, plays: Mapping[int, List[int]]) -> None:

@@ -28,6 +28,7 @@ Test-side API (`plex.plays`):
     plays.timeline(account_id, rk, time_ms, state="playing", client="c1")    # as a client report
     plays.play_to_end(account_id, rk, client="c1");  plays.play_part(account_id, rk, fraction)
     plays.scrobble(account_id, rk);  plays.unscrobble(account_id, rk)
+    plays.rate(account_id, rk, 8.0)        # a rating made in a Plex app: userRating, lastRatedAt = now
     plays.state(account_id, rk) -> {viewCount, lastViewedAt, viewOffset, userRating}
     plays.history_rows() -> [dict];  plays.advance_clock(seconds);  plays.now()
     plays.drop_websockets(refuse_seconds=0.0)   # close every socket; refuse new ones a while
@@ -208,6 +209,13 @@ class PlayState:
         with self.server.library.lock, self.lock:
             self._item(rating_key)
             self._set(account, rating_key, viewCount=None, lastViewedAt=None, viewOffset=None)
+
+    def rate(self, account: int, rating_key: int, rating: Optional[float]) -> None:
+        """A rating made in a Plex app (0-10; None clears): userRating and lastRatedAt = now."""
+        with self.server.library.lock, self.lock:
+            self._item(rating_key)
+            self._set(account, rating_key, userRating=None if rating is None else f"{rating:g}",
+                      lastRatedAt=None if rating is None else self.now())
 
     def progress(self, account: int, rating_key: int, time_ms: int) -> None:
         """/:/progress: a resume point set from the API (time 0 does nothing, as in Plex)."""

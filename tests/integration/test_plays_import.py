@@ -221,3 +221,24 @@ def test_overlapping_imports_and_a_view_reported_twice_add_each_play_once(fakes_
     stash_plays = plays_of(fakes.stash.store)
     for scene in scenes:
         assert len(stash_plays.history(scene)) == 1
+
+
+def test_ratings_from_plex_reach_stash_and_the_hook_queues_no_echo(fakes_factory):
+    fakes, movies, _ = _setup(fakes_factory)
+    fakes.configure(plays_accounts="", ratings_from_plex=True)
+    scene, other = movies[12], movies[13]
+    hooks: list = []
+    fakes.stash.store.on_hook(hooks.append)
+    fakes.plex.plays.rate(1, fakes.rating_keys[scene][0], 8.0)
+    fakes.plex.plays.rate(1, fakes.rating_keys[other][0], 7.5)
+    report = _import(fakes)
+    assert report["ratings_set"] == 2
+    assert fakes.stash.scene(scene).rating100 == 80 and fakes.stash.scene(other).rating100 == 75
+    assert len(hooks) == 2  # Stash fires Scene.Update.Post for PlexSync's write, as for any sceneUpdate
+    queued = fakes.queue_rows()
+    for context in hooks:  # the real hook process, fed what Stash would send it
+        run = fakes.run_plugin(json.dumps({"server_connection": fakes.server_connection(),
+                                           "args": {"hookContext": context}}))
+        assert run.error is None and run.output == "nothing PlexSync syncs changed", run.stderr
+    assert fakes.queue_rows() == queued
+    assert _import(fakes)["ratings_set"] == 0
