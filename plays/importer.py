@@ -315,19 +315,20 @@ def parse_accounts(text: str, known: Callable[[], Dict[int, str]]) -> AccountCho
     if any(w.lower() in ("all", "*") for w in words):
         return AccountChoice(None)
     ids: Set[int] = set()
-    names: Dict[str, int] = {}
+    accounts: Dict[int, str] = {}
     for word in words:
         if word.isdigit():
             ids.add(int(word))
             continue
-        if not names:
-            names = {name.casefold(): aid for aid, name in known().items()}
-        if word.casefold() not in names:
+        accounts = accounts or known()
+        found = [aid for aid, name in accounts.items() if name.casefold() == word.casefold()]
+        if not found:
             from common.errors import ConfigurationError
+            from common.settings import WHERE
 
             raise ConfigurationError(f"plays_accounts names {word!r}, which is not an account of this Plex server "
-                                     f"(its accounts: {', '.join(sorted(names)) or 'none'})")
-        ids.add(names[word.casefold()])
+                                     f"(its accounts: {', '.join(sorted(accounts.values())) or 'none'}): {WHERE}")
+        ids.update(found)
     return AccountChoice(frozenset(ids))
 
 

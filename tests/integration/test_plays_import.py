@@ -202,10 +202,12 @@ def test_both_ways_three_rounds_change_nothing_after_the_first(fakes_factory):
         assert not any(key.startswith(("GET /:/scrobble", "GET /:/progress", "PUT ")) for key in fakes.plex.counts())
 
 
-def test_overlapping_imports_and_a_view_reported_twice_add_each_play_once(fakes_factory):
+def test_overlapping_imports_a_view_reported_twice_and_multi_file_scenes_add_each_play_once(fakes_factory):
     fakes, movies, episodes = _setup(fakes_factory)
     plays = fakes.plex.plays
-    scenes = movies[8:12] + episodes[2:4]
+    versioned = sorted(fakes.world.versioned_ids & fakes.synced_scene_ids())  # two files, one Plex item
+    assert versioned
+    scenes = movies[8:12] + episodes[2:4] + versioned
     for scene in scenes:
         plays.play_to_end(1, fakes.rating_keys[scene][0])
         plays.advance_clock(30)
