@@ -117,17 +117,17 @@ class PlaysImporter:
         for page in self.plex.history(since, self.accounts.single):
             report.history_rows += len(page)
             fresh = []
-            known = self.store.known_keys([row.history_key for row in page])
+            known = self.store.known_keys([view_key(row) for row in page])
             for row in page:
-                if row.history_key in known or row.history_key in seen:
+                if view_key(row) in known or view_key(row) in seen:
                     continue
-                seen.add(row.history_key)
+                seen.add(view_key(row))
                 if not self.accounts.wants(row.account_id):
                     report.other_accounts += 1
                     continue
                 fresh.append(row)
             report.new_views += len(fresh)
-            self._import_views([(r.history_key, r.rating_key, r.account_id, r.viewed_at, r.title) for r in fresh],
+            self._import_views([(view_key(r), r.rating_key, r.account_id, r.viewed_at, r.title) for r in fresh],
                                report, dry_run)
             if page and not dry_run:
                 newest = max(row.viewed_at for row in page)
@@ -262,6 +262,8 @@ class PlaysImporter:
             if self.store.has_view_near(state.rating_key, at, MARKED_NEAR_SECONDS) or any(
                     rk == state.rating_key and abs(t - at) <= MARKED_NEAR_SECONDS for rk, t in self._viewed):
                 continue
+            if self._history_near(state.rating_key, at):  # a view finished after this run read history
+                continue
             views.append((f"marked:{state.rating_key}:{state.last_viewed_at}", state.rating_key, OWNER,
                           state.last_viewed_at, ""))
         if not views:
@@ -273,6 +275,14 @@ class PlaysImporter:
         before = report.plays_added
         self._write_plays(matched, report, dry_run)
         report.marked_watched += report.plays_added - before
+
+    def _history_near(self, rating_key: int, at: int) -> bool:
+        """Does Plex's history have a view of this item near `at`? (one request; only for an item that
+        looks marked watched, which is rare)"""
+        for page in self.plex.history(at - MARKED_NEAR_SECONDS, rating_key=rating_key):
+            if any(abs(row.viewed_at - at) <= MARKED_NEAR_SECONDS for row in page):
+                return True
+        return False
 
     def _resume_points(self, changed: List[Any], scenes_of: Dict[int, List[int]],
                        acted: Dict[int, Tuple[int, int]], report: ImportReport, dry_run: bool) -> None:
@@ -299,6 +309,12 @@ class PlaysImporter:
                     report.resume_cleared += 1
         if resume and not dry_run:
             self.stash.save_resume(resume)
+
+
+def view_key(row: Any) -> str:
+    """A history row's identity: its historyKey and its time (a Plex database rebuilt from scratch
+    numbers its history from 1 again; the time keeps a new view from passing for an old one)."""
+    return f"{row.history_key}@{row.viewed_at}"
 
 
 def stash_rating(user_rating: float) -> Optional[int]:
