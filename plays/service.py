@@ -12,12 +12,23 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from common.errors import TransientError
 from common.log import get_logger
 from plays.importer import ImportReport, PlaysImporter, parse_accounts
 from sync_queue.plays_store import PlaysStore
+
+if TYPE_CHECKING:
+    import threading
+
+    from common.settings import Settings
+    from plays.watch import PlayWatcher
+    from plex.client import PlexClient, Section
+    from plex.plays import HistoryRow, PlexPlays
+    from stash.client import StashClient
+    from stash.plays import ScenePlays
+    from sync_queue.db import Database
 
 LOCK_FILE = "plays.lock"
 LOCK_WAIT_SECONDS = 60.0
@@ -29,10 +40,10 @@ log = get_logger("plays")
 class StashGateway:
     """stash.plays over one StashClient, as the importer's StashPlays."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: "StashClient") -> None:
         self.client = client
 
-    def read(self, scene_ids: Sequence[int]) -> Dict[int, Any]:
+    def read(self, scene_ids: Sequence[int]) -> Dict[int, "ScenePlays"]:
         from stash.plays import read_plays
 
         return read_plays(self.client, scene_ids)
@@ -52,12 +63,12 @@ class StashGateway:
 
         save_ratings(self.client, ratings)
 
-    def played_since(self, since: Optional[int]) -> List[Any]:
+    def played_since(self, since: Optional[int]) -> List["ScenePlays"]:
         from stash.plays import played_since
 
         return played_since(self.client, since)
 
-    def resumed(self) -> List[Any]:
+    def resumed(self) -> List["ScenePlays"]:
         from stash.plays import resumed
 
         return resumed(self.client)
@@ -69,9 +80,10 @@ def _fault() -> None:
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
-def _cached_sections(store: PlaysStore, plex_plays: Any, clock: Callable[[], float]) -> Callable[[], List[Any]]:
+def _cached_sections(store: PlaysStore, plex_plays: "PlexPlays",
+                     clock: Callable[[], float]) -> Callable[[], List["Section"]]:
     """The Plex libraries to read view state from, asked of Plex at most once a day."""
-    def sections() -> List[Any]:
+    def sections() -> List["Section"]:
         from plex.client import Section
 
         cached = store.meta("sections") or {}
@@ -83,7 +95,8 @@ def _cached_sections(store: PlaysStore, plex_plays: Any, clock: Callable[[], flo
     return sections
 
 
-def import_plays(data_dir: Path, database: Any, stash_client: Any, settings: Any, plex_client: Any, *,
+def import_plays(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
+                 plex_client: "PlexClient", *,
                  dry_run: bool = False, clock: Callable[[], float] = time.time,
                  lock_wait: float = LOCK_WAIT_SECONDS) -> ImportReport:
     """One import (or its preview, which writes nothing) under the plays lock; with plays_to_plex,
@@ -117,8 +130,8 @@ def import_plays(data_dir: Path, database: Any, stash_client: Any, settings: Any
         lock.release()
 
 
-def run_watch(data_dir: Path, database: Any, stash_client: Any, settings: Any, plex_client: Any,
-              stop: Any, time_scale: float = 1.0) -> Any:
+def run_watch(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
+              plex_client: "PlexClient", stop: "threading.Event", time_scale: float = 1.0) -> "PlayWatcher":
     """Listen to Plex until `stop` (a threading.Event) is set; returns the PlayWatcher (its counters)."""
     from plays.watch import PlayWatcher
     from plex.notifications import NotificationSocket
@@ -150,7 +163,8 @@ def time_scale() -> float:
 WATCH_LOCK_FILE = "watch.lock"
 
 
-def drainer_catch_up(data_dir: Path, database: Any, stash_client: Any, settings: Any, plex_client: Any) -> None:
+def drainer_catch_up(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
+                     plex_client: "PlexClient") -> None:
     """What a drainer run does for plays before its queue: import what is new (import_plays on),
     and make sure a watch process listens (watch_plays on). Never fails the drainer."""
     from common.errors import SyncError
@@ -182,14 +196,15 @@ def _ensure_watching(data_dir: Path) -> None:
     start_drainer(data_dir, plugin_dir, argv=[sys.executable, str(plugin_dir / "PlexSync.py"), "watch"])
 
 
-def scene_play_lines(database: Any, scene_id: int, plex_views: List[Any], in_stash: Any) -> List[str]:
+def scene_play_lines(database: "Database", scene_id: int, plex_views: List["HistoryRow"],
+                     in_stash: Optional["ScenePlays"]) -> List[str]:
     """For `explain`: a scene's views in Plex, its plays in Stash, and which PlexSync brought over."""
     from datetime import datetime, timezone
 
     def stamp(epoch: int) -> str:
         return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
-    brought: List[Any] = []
+    brought: List[Tuple[str, int, int, int]] = []
     if database.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'plays_imported'"):
         brought = PlaysStore(database).scene_plays(scene_id)
     views = ", ".join(f"{stamp(v.viewed_at)} (account {v.account_id})" for v in plex_views[-5:])
@@ -198,7 +213,7 @@ def scene_play_lines(database: Any, scene_id: int, plex_views: List[Any], in_sta
         lines.append("plays in Stash: not readable")
     else:
         lines.append(f"plays in Stash: {len(in_stash.history)}"
-                     + (f", last {stamp(in_stash.last_played_at)} UTC" if in_stash.history else "")
+                     + (f", last {stamp(max(in_stash.history))} UTC" if in_stash.history else "")
                      + (f"; resume point {in_stash.resume_time:.0f} s" if in_stash.resume_time else ""))
     lines.append(f"plays PlexSync brought from Plex: {len(brought)}"
                  + (" (" + ", ".join(f"{stamp(at)} account {account}" for _, _, account, at in brought[-5:]) + ")"
