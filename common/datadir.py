@@ -20,6 +20,9 @@ ENV_DATA_DIR = "PLEXSYNC_DATA_DIR"
 CONNECTION_FILE = "stash_connection.json"  # how the detached drainer reaches Stash (stash/connection.py)
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # text: the hook imports no pathlib
 PLUGIN_ID = "PlexSync"  # the plugin's id in Stash: its settings are stored under it
+# The clientMutationId of PlexSync's own rating writes (a rating read from Plex, stash.plays); Stash
+# hands the update's input to the hook, which queues nothing for it: sending it back would echo.
+OWN_RATING_WRITE = "PlexSync:rating-from-plex"
 
 
 def resolve_data_dir(plugin_dir: Optional[str] = None) -> str:

@@ -92,6 +92,27 @@ class Settings:
     sync_collections: bool = setting(True, "Sync collections", "Sync studio (and groups) as collections.")
     sync_poster: bool = setting(True, "Sync poster", "Upload the scene screenshot as the poster.")
     sync_art: bool = setting(True, "Sync background art", "Upload the scene screenshot as background art.")
+    import_plays: bool = setting(
+        False, "Import plays from Plex",
+        "Bring completed views in Plex to Stash's play history (and the owner's resume points) every time "
+        "the background sync runs; the task 'Import plays from Plex' does it on demand.")
+    plays_accounts: str = setting(
+        "", "Plex accounts whose plays count",
+        "Plex accounts whose views become Stash plays: names or ids, comma-separated, or all.",
+        empty="the server owner")
+    plays_resume: bool = setting(
+        True, "Resume points from Plex", "Set a scene's resume point where the Plex owner stopped watching.")
+    plays_to_plex: bool = setting(
+        False, "Stash plays to Plex",
+        "Mark scenes played in Stash as played in Plex for the owner (Plex cannot record when), and send "
+        "Stash's resume points to Plex.")
+    ratings_from_plex: bool = setting(
+        False, "Ratings from Plex",
+        "Bring the owner's ratings made in Plex to Stash (0-10 stars to 1-100); PlexSync's own write "
+        "is not sent back to Plex.")
+    watch_plays: bool = setting(
+        False, "Listen for plays in Plex",
+        "Keep the background sync listening to Plex, so a play stopped in Plex reaches Stash within seconds.")
     explain_scene_id: int = setting(
         0, "Scene to explain",
         "The scene the \"Explain a scene\" task explains: the number in the scene's address in Stash "

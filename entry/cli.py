@@ -22,7 +22,8 @@ from common.version import VERSION
 ENV_PREFIX = "PLEXSYNC_"
 FLAG_SETTINGS = ("plex_url", "plex_token", "path_map", "plex_library")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-DLQ_HELP = "failed jobs (dead letters): dlq list|retry|clear|purge [--days N]"
+GROUP_HELP = {"dlq": "failed jobs (dead letters): dlq list|retry|clear|purge [--days N]",
+              "plays": "plays in Plex → Stash: plays import [--dry-run]"}
 EPILOG = """\
 connection and settings: flags win over PLEXSYNC_* environment variables (PLEXSYNC_STASH_URL,
 PLEXSYNC_STASH_API_KEY, PLEXSYNC_DATA_DIR, PLEXSYNC_PLEX_URL, PLEXSYNC_PLEX_TOKEN, or any other
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--details", type=int, default=20, help="with --dry-run: scenes shown in full (default 20)")
     _task_commands(command)
     command("worker", "run the drainer in the foreground until the queue is idle")
+    command("watch", "listen to Plex and bring each stopped play to Stash within seconds (until interrupted)")
     demo = commands.add_parser("demo", help="run the demo against fake Stash and Plex servers", add_help=False)
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     return parser
@@ -79,21 +81,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _task_commands(command: Any) -> None:
     """A command for each task declared with a command of its own (entry.task_table; `sync` and its
-    flags are built above); the `dlq ACTION` tasks become the actions of one `dlq` command."""
+    flags are built above); tasks named "GROUP ACTION" (`dlq list`, `plays import`) become the
+    actions of one GROUP command, and a task named with a flag (`plays import --dry-run`) is that
+    flag on its command."""
     from entry.task_table import TASKS
 
-    actions = None
+    groups: Dict[str, Any] = {}
+    subs: Dict[str, argparse.ArgumentParser] = {}
     for task in TASKS:
-        name, _, action = task.cli.partition(" ")
-        if name == "sync":
+        words = task.cli.split()
+        if words[0] == "sync":
             continue
-        if name == "dlq":
-            if actions is None:
-                actions = command("dlq", DLQ_HELP).add_subparsers(dest="dlq_action", metavar="ACTION", required=True)
-            sub = actions.add_parser(action, help=task.cli_help, description=task.cli_help)
+        flags = [word for word in words if word.startswith("--")]
+        name = " ".join(word for word in words if not word.startswith("--"))
+        if flags:
+            for flag in flags:
+                subs[name].add_argument(flag, action="store_true", help=task.cli_help or task.description)
+            continue
+        group, _, action = name.partition(" ")
+        if action:
+            if group not in groups:
+                groups[group] = command(group, GROUP_HELP[group]).add_subparsers(
+                    dest="action", metavar="ACTION", required=True)
+            sub = groups[group].add_parser(action, help=task.cli_help, description=task.cli_help)
             _options(sub, nested=True)
         else:
             sub = command(name, task.cli_help)
+        subs[name] = sub
         for arg in task.args:
             if arg.positional:
                 sub.add_argument(arg.name, type=_cli_type(arg), metavar=arg.name.upper(), help=arg.help)
@@ -215,9 +229,15 @@ def _mode(args: argparse.Namespace) -> tuple:
         if args.recent:
             return "sync_recent", {"hours": args.hours}
         return ("sync_all_force" if args.force else "sync_all"), {}
-    from entry.task_table import BY_COMMAND
+    from entry.task_table import BY_COMMAND, TASKS
 
-    task = BY_COMMAND[f"dlq {args.dlq_action}" if args.command == "dlq" else args.command]
+    action = getattr(args, "action", None)
+    name = f"{args.command} {action}" if action else args.command
+    task = BY_COMMAND[name]
+    for flagged in TASKS:  # `plays import --dry-run`: the command with a flag is a task of its own
+        base, _, flag = flagged.cli.partition(" --")
+        if flag and base == name and getattr(args, flag.replace("-", "_"), False):
+            task = flagged
     return task.mode, {arg.name: getattr(args, arg.name) for arg in task.args}
 
 
@@ -248,6 +268,15 @@ def _run(args: argparse.Namespace, env: Dict[str, str], stdout: TextIO, stderr: 
     if args.command == "worker":
         _needs_stash(ctx)
         return ctx.services.run_worker(ctx.connection, ctx.overrides, log_to_console=bool(args.verbose or args.debug))
+    if args.command == "watch":
+        _needs_stash(ctx)
+        _setup_logging(args, ctx)
+        from tasks.plays import watch
+
+        try:
+            return watch(ctx)
+        finally:
+            ctx.services.close()
     mode, options = _mode(args)
     if mode not in ("status", "dlq_list", "dlq_retry", "dlq_clear", "dlq_purge"):
         _needs_stash(ctx)

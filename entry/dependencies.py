@@ -24,7 +24,7 @@ DEP_MANAGER = "PythonDepManager"
 PATHS_FILE = "dependency_paths.json"
 # distribution name (as in requirements.txt, lower case) -> the module it installs
 IMPORT_NAMES = {"persist-queue": "persistqueue", "stashapp-tools": "stashapi", "plexapi": "plexapi",
-                "requests": "requests", "pillow": "PIL"}
+                "requests": "requests", "pillow": "PIL", "websocket-client": "websocket"}
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;#]*)")
 
 

@@ -97,6 +97,13 @@ TASKS: Tuple[Task, ...] = (
          "explain", "why one scene is or is not in step with Plex, and what to fix (reads only)",
          args=(Arg("scene_id", scene_id, "the scene's id: the number in its address in Stash, /scenes/ID",
                    cli_type=scene_id_on_command_line, positional=True),)),
+    Task("plays_import", "tasks.plays:plays_import", "Import plays from Plex",
+         "Adds each completed view in Plex of a matched scene to the scene's play history in Stash (once), and "
+         "the owner's resume points.", "import plays from Plex into Stash", "plays import",
+         "bring completed views in Plex to Stash's play history"),
+    Task("plays_preview", "tasks.plays:plays_preview", "Preview plays from Plex",
+         "Shows which plays an import from Plex would add to Stash, without writing anything.",
+         "show what a plays import would add, writing nothing", "plays import --dry-run"),
 )
 MODES: Dict[str, Task] = {task.mode: task for task in TASKS}
 BY_COMMAND: Dict[str, Task] = {task.cli: task for task in TASKS}

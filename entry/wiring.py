@@ -27,6 +27,7 @@ from sync_queue.sync_state import SyncStateStore
 from worker.protocol import ProcessorFactory, ReadyProcessor
 
 if TYPE_CHECKING:
+    from plex.client import PlexClient
     from plex.target import PlexTarget
 
 DRAINER_LOG = "drainer.log"
@@ -97,6 +98,13 @@ class Services:
 
         PlexClient.connect(settings, self.data_dir).close()
 
+    def plex_client(self, settings: Settings) -> "PlexClient":
+        """A connected PlexClient without the sync's index (plays: history, accounts, notifications)."""
+        from plex.client import PlexClient
+
+        settings.require_plex()
+        return PlexClient.connect(settings, self.data_dir)
+
     def connect_plex(self, settings: Settings, fetch_image: Callable[[str], bytes],
                      database: Optional[Database] = None) -> "PlexTarget":
         """A connected `plex.target.PlexTarget` (imported here: only runs that talk to Plex pay for plexapi),
@@ -124,12 +132,27 @@ class Services:
                 plex.close()
                 session.client.close()
 
+            try:
+                self.plays_first(session, plex)
+            except BaseException:
+                close()
+                raise
+
             processor = SceneProcessor(session.client, plex, SyncStateStore(self.database()), on_close=close,
                                        concurrency=session.settings.plex_concurrency)
             return ReadyProcessor(processor, max_retries=session.settings.max_retries,
                                   secrets=session.settings.secrets + session.client.secrets)
 
         return build
+
+    def plays_first(self, session: StashSession, plex: "PlexTarget") -> None:
+        """Every drainer run catches up plays from Plex before its queue (settings import_plays,
+        watch_plays), once per processor built: at start and after a configuration pause. Called
+        here, not in the worker's scheduler room: `plays` sits above `worker` in the layer order
+        (it uses the worker's lock and launcher), and the rooms stay about the queue."""
+        from plays.service import drainer_catch_up
+
+        drainer_catch_up(self.data_dir, self.database(), session.client, session.settings, plex.client)
 
     def run_worker(self, connection: Optional[StashConnection] = None,
                    overrides: Optional[Mapping[str, object]] = None, log_to_console: bool = False) -> int:

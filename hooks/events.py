@@ -30,10 +30,13 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from common.datadir import OWN_RATING_WRITE
+
 SCENE_CREATE = "Scene.Create.Post"
 SCENE_UPDATE = "Scene.Update.Post"
 SCENE_DESTROY = "Scene.Destroy.Post"
 HOOK_TYPES = (SCENE_CREATE, SCENE_UPDATE, SCENE_DESTROY)
+OWN_WRITE = OWN_RATING_WRITE  # PlexSync's own rating writes (common.datadir): the hook queues nothing for them
 
 CREATE, UPDATE, DESTROY = "create", "update", "destroy"
 
@@ -99,6 +102,8 @@ def job_from_hook(hook_context: object) -> HookJob | None:
         return None  # a hook type PlexSync does not subscribe to: nothing to do
     if hook_input is None and input_fields is None:
         return HookJob(scene_id, UPDATE)  # a scan changed the scene's files
+    if isinstance(hook_input, dict) and hook_input.get("clientMutationId") == OWN_WRITE:
+        return None  # PlexSync's own write of a rating it read from Plex: sending it back would echo
     touched = input_fields if input_fields is not None else _input_keys(hook_input, scene_id)
     if touched is None:
         return HookJob(scene_id, UPDATE)

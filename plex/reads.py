@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional
 from plex.client import PlexClient, Section
 from plex.index import LibraryIndex
 from plex.index_refresh import IndexRefresher
+from plex.plays import HistoryRow, PlexPlays
 from plex.writer import ItemState
 
 
@@ -34,6 +35,10 @@ class PlexReads:
     def item(self, rating_key: int) -> ItemState:
         """One item, read now (one GET); ItemVanished when Plex no longer has it."""
         return self._client.item(rating_key)
+
+    def views(self, rating_key: int) -> List[HistoryRow]:
+        """The item's completed views in Plex (every account), from Plex's play history."""
+        return [row for page in PlexPlays(self._client).history(None, rating_key=rating_key) for row in page]
 
     def written(self, rating_key: int) -> Dict[str, Any]:
         """What PlexSync last wrote to the item, by field."""

@@ -82,6 +82,7 @@ class StashClient:
         self.connection = connection
         self.timeout = (float(connect_timeout), float(read_timeout))
         self._transport = StashTransport(connection, self.timeout)
+        self.transport = self._transport  # bounded and classifying: stash.plays sends its own documents through it
         self.max_image_bytes = int(max_image_bytes)
         verify = not (connection.scheme == "https" and connection.is_loopback)
         if not verify:  # a loopback certificate never names 127.0.0.1; the traffic stays on this machine

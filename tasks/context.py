@@ -19,6 +19,7 @@ from stash.connection import StashConnection
 
 if TYPE_CHECKING:
     from common.settings import Settings
+    from plex.client import PlexClient
     from plex.target import PlexTarget
     from stash.client import StashClient
     from stash.session import StashSession
@@ -47,6 +48,8 @@ class TaskServices(Protocol):
     def close(self) -> None: ...
 
     def check_plex(self, settings: "Settings") -> None: ...
+
+    def plex_client(self, settings: "Settings") -> "PlexClient": ...
 
     def connect_plex(self, settings: "Settings", fetch_image: Callable[[str], bytes],
                      database: Optional["Database"] = None) -> "PlexTarget": ...

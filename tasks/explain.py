@@ -22,6 +22,8 @@ from common.task_args import HOW_TO_NAME
 from tasks.context import TaskContext, TaskResult
 
 if TYPE_CHECKING:
+    from plex.plays import HistoryRow
+    from plex.target import PlexTarget
     from stash.client import StashClient
     from tasks.explain_report import Facts
 
@@ -50,9 +52,32 @@ def explain(ctx: TaskContext, scene_id: Optional[int] = None) -> TaskResult:
             _read_plex(ctx, facts, client)
         except SyncError as exc:  # the Stash side is still worth showing
             facts.plex_error = " ".join(str(exc).split())
+        plays = _plays(ctx, client, facts)
     finally:
         client.close()
-    return render(facts)
+    result = render(facts)
+    result.lines[-1:-1] = plays  # the fix stays last
+    return result
+
+
+def _plex_views(target: "PlexTarget", rating_key: int) -> List["HistoryRow"]:
+    """The matched item's completed views in Plex (every account), from its play history."""
+    try:
+        return target.reads.views(rating_key)
+    except SyncError:
+        return []
+
+
+def _plays(ctx: TaskContext, client: "StashClient", facts: "Facts") -> List[str]:
+    """The scene's plays in Plex, in Stash, and which PlexSync brought over (reads only)."""
+    from plays.service import scene_play_lines
+    from stash.plays import read_plays
+
+    try:
+        in_stash = read_plays(client, [facts.scene.id]).get(facts.scene.id)
+    except SyncError:
+        in_stash = None
+    return scene_play_lines(ctx.services.database(), facts.scene.id, facts.plex_views, in_stash)
 
 
 def _read_state(ctx: TaskContext, facts: "Facts") -> None:
@@ -88,6 +113,7 @@ def _read_plex(ctx: TaskContext, facts: "Facts", client: "StashClient") -> None:
             except (ItemVanished, NotInPlexYet) as exc:
                 facts.item_error = str(exc)
             facts.written = target.reads.written(rating_key)
+            facts.plex_views = _plex_views(target, rating_key)
             facts.would_write = target.would_write(facts.scene, facts.record)
     finally:
         target.close()

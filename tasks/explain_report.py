@@ -20,6 +20,7 @@ from tasks.context import TaskResult, plural, when
 if TYPE_CHECKING:
     from plex.client import Section
     from plex.matcher import MatchResult, Probe
+    from plex.plays import HistoryRow
     from plex.writer import ItemState
     from sync_queue.dead_letters import DeadLetter
     from sync_queue.jobs import Job
@@ -60,6 +61,7 @@ class Facts:
     plex_error: str = ""  # Plex could not be asked (settings, token, unreachable)
     written: Dict[str, object] = field(default_factory=dict)
     would_write: bool = False
+    plex_views: List["HistoryRow"] = field(default_factory=list)  # the matched item's completed views
 
     @property
     def mapped_paths(self) -> Tuple[str, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 from sync_queue.drainer_status import BreakerState, DrainerState
+from sync_queue.plays_store import PlaysStatus
 from tasks.context import TaskContext, TaskResult, ago, plural, when
 from tasks.drain import paused_on, scene_message
 
@@ -34,6 +35,7 @@ def status(ctx: TaskContext) -> TaskResult:
         last_synced = stores.sync_state.last_synced_at()
         synced = stores.sync_state.count()
         changes = stores.changes.pending()
+        plays = PlaysStatus.read(stores.db)
     running = drainer_running(ctx.data_dir)
     last_success = max(filter(None, (last_synced, drainer.last_success_at)), default=None)
     config_error = drainer.config_error
@@ -53,6 +55,7 @@ def status(ctx: TaskContext) -> TaskResult:
                              if paused else "no error reported"
                              + (f" (an earlier one, {when(config_error.at, now)}: {config_error.message})"
                                 if config_error else "")),
+        *_plays_lines(plays, now),
     ]
     data = {
         "mode": "status",
@@ -62,8 +65,21 @@ def status(ctx: TaskContext) -> TaskResult:
         "synced_scenes": synced, "drainer_running": running, "drainer_pid": drainer.pid if running else None,
         "heartbeat_at": drainer.heartbeat_at, "breaker": drainer.plex.state,
         "config_error": paused, "entity_changes": [change.what for change in changes],
+        "plays_last_import_at": plays.last_import_at, "plays_watermark": plays.watermark,
+        "plays_waiting": plays.waiting,
     }
     return TaskResult("PlexSync status", lines, data)
+
+
+def _plays_lines(plays: PlaysStatus, now: float) -> List[str]:
+    """Plays from Plex: the last import, the watermark, what waits."""
+    if not plays.ever_imported:
+        return ["plays from Plex: never imported (the 'Import plays from Plex' task)"]
+    return [f"plays from Plex: last import {when(plays.last_import_at, now)}"
+            + (f" ({plays.plays_added:,} plays added)" if plays.last_import_at else "")
+            + f"; watermark {when(plays.watermark)}; {plays.views_imported:,} views imported",
+            f"plays waiting for a match: {plays.waiting:,}"
+            + (" (" + ", ".join(repr(title) for title in plays.waiting_titles) + ")" if plays.waiting else "")]
 
 
 def _changes_line(changes: List["PendingChange"]) -> str:

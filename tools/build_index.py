@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 from common.datadir import PLUGIN_ID  # noqa: E402
 
 ZIP_NAME = f"{PLUGIN_ID}.zip"
-PRODUCT_PACKAGES = ("common", "entry", "hooks", "plex", "stash", "sync_queue", "tasks", "worker")
+PRODUCT_PACKAGES = ("common", "entry", "hooks", "plays", "plex", "stash", "sync_queue", "tasks", "worker")
 TOP_FILES = ("PlexSync.yml", "PlexSync.py", "requirements.txt", "README.md", "LICENSE", "CHANGELOG.md")
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say; dates in the index, not here
 

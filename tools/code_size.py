@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator, List, Union
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("common", "entry", "hooks", "plex", "stash", "sync_queue", "tasks", "worker")
+PRODUCT = ("common", "entry", "hooks", "plays", "plex", "stash", "sync_queue", "tasks", "worker")
 MAX_CLASS_LINES = 250
 MAX_BUSY_CLASS_LINES, MAX_METHODS = 150, 15
 MAX_FUNCTION_LINES = 60

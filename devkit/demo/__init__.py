@@ -159,13 +159,44 @@ class Demo:
         self.say(f"   All {len(carriers)} Plex items show \"{new_name}\" {time.monotonic() - renamed:.1f} s later: the")
         self.say("   drainer looked the tag's scenes up in Stash and synced them.")
 
-        # 4. Totals -----------------------------------------------------------------------------
+        # 4. A movie watched in Plex: a play in Stash --------------------------------------------
+        self.say()
+        self._watched_in_plex(exclude=edited)
+
+        # 5. Totals -----------------------------------------------------------------------------
         stopped = stage.stop_drainers()
         self.say()
         self._totals(stopped, hook.seconds)
         return 0
 
     # ---- pieces ------------------------------------------------------------------------------
+
+    def _watched_in_plex(self, exclude: int) -> None:
+        """A synced movie played to the end in Plex, then the task "Import plays from Plex"."""
+        from datetime import datetime, timezone
+
+        from devkit.fakes.stash_plays import plays_of
+
+        stage = self.stage
+        scene = next(i for i in self._plain_movies() if i != exclude and i in stage.synced_ids())
+        rating_key = stage.rating_keys[scene][0]
+        self.say("4. A movie watched in Plex")
+        stage.plex.plays.play_to_end(1, rating_key)  # a client's timeline reports, as Plex gets them
+        viewed = stage.plex.plays.history_rows()[-1]["viewedAt"]
+        task = stage.run_plugin(stage.task_stdin("plays_import"))
+        if task.returncode != 0 or task.result.get("error"):
+            raise RuntimeError(f"the task failed: {task.stdout.strip() or task.stderr.strip()}")
+        stamp = datetime.fromtimestamp(viewed, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        self.say(f"   The owner played Plex item {rating_key} to the end at {stamp} UTC;")
+        self.say("   Plex wrote one row of play history. Stash runs the task")
+        self.say("   \"Import plays from Plex\":")
+        history = plays_of(stage.stash.store).history(scene)
+        shown = ", ".join(datetime.fromtimestamp(t, timezone.utc).strftime("%H:%M:%S") for t in history)
+        self.say(f"   scene {scene} in Stash: play count {len(history)}, play history {shown} UTC.")
+        again = stage.run_plugin(stage.task_stdin("plays_import"))
+        count = len(plays_of(stage.stash.store).history(scene))
+        self.say(f"   Run again: still {count} play{'s' if count != 1 else ''} (exit {again.returncode}): "
+                 "each view comes over once.")
 
     def _sync_task(self) -> None:
         """As a user does it: Stash runs the task "Sync changed scenes" (mode sync_all)."""

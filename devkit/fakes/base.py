@@ -85,6 +85,9 @@ class Response:
     body: bytes = b""
     content_type: str = "text/xml;charset=utf-8"
     headers: Tuple[Tuple[str, str], ...] = ()  # more headers (Location, WWW-Authenticate)
+    # A protocol switch (a websocket): after the 101 and its headers, takeover(socket, rfile) owns
+    # the connection until it returns.
+    takeover: Optional[Callable[[socket.socket, Any], None]] = None
 
 
 RESET = Response(RESET_STATUS)  # answer nothing, reset the connection
@@ -395,8 +398,21 @@ def _make_handler(owner: FakeHTTPServer) -> type:
             if response is None:
                 self.close_connection = True
                 _close_quietly(self.connection)
+            elif response.takeover is not None:
+                self.switch_protocols(response)
             else:
                 self.send(response)
+
+        def switch_protocols(self, response: Response) -> None:
+            self.close_connection = True
+            head = "".join(f"{name}: {value}\r\n" for name, value in response.headers)
+            try:
+                self.wfile.write(f"HTTP/1.1 101 Switching Protocols\r\n{head}\r\n".encode("latin-1"))
+                self.connection.settimeout(None)
+                assert response.takeover is not None
+                response.takeover(self.connection, self.rfile)
+            except OSError:
+                pass
 
         def control(self, name: str, body: bytes) -> None:
             try:

@@ -56,7 +56,7 @@ import threading
 import time
 from typing import Any, Optional, Union
 
-from devkit.fakes import plex_xml
+from devkit.fakes import plex_plays, plex_xml
 from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
 from devkit.fakes.plex_model import (
     COLLECTION_TYPE,
@@ -110,6 +110,7 @@ class FakePlexServer(FakeHTTPServer):
         self._maintenance_until = 0.0
         self._routes_setup()
         self.add_control("remove_item", lambda payload: self.remove_item(int(payload["rating_key"])))
+        self.plays = plex_plays.attach(self)  # accounts, play state, history, sessions, notifications
         self.add_control("maintenance", lambda payload: self.maintenance(float(payload["seconds"])))
 
     def maintenance(self, seconds: float) -> None:

@@ -13,6 +13,7 @@ import os
 import xml.etree.ElementTree as ET
 from typing import Optional
 
+from devkit.fakes import plex_plays
 from devkit.fakes.plex_model import (
     FILTER_FIELDS,
     LISTING_TAG_LIMITS,
@@ -289,6 +290,7 @@ def _video_attrs(lib: Library, item: Item) -> dict[str, str]:
     attrs.update({name: item.fields[name] for name in VIDEO_FIELDS if name in item.fields})
     attrs["duration"] = item.fields.get("duration", "1800000")
     attrs["addedAt"], attrs["updatedAt"] = str(item.added_at), str(item.updated_at)
+    plex_plays.overlay(item, attrs)  # the view state of the request's account
     if item.kind == "episode":
         season = lib.items[item.parent_key]
         show = lib.items[season.parent_key]

@@ -37,7 +37,7 @@ from graphql import build_schema, parse, validate
 from graphql.error import GraphQLSyntaxError
 from graphql.execution import execute
 
-from devkit.fakes import stash_entity_images, stash_fields, stash_plugin_mutations
+from devkit.fakes import stash_entity_images, stash_fields, stash_plays, stash_plugin_mutations
 from devkit.fakes.base import FakeHTTPServer, HTTPError, Request, Response
 from devkit.fakes.stash_schema import fake_sdl
 from devkit.fakes.stash_store import FindPage, PerformerRow, SceneRow, StashData, StashStore, UpdateListener, parse_time
@@ -92,6 +92,7 @@ class FakeStashServer(FakeHTTPServer):
             int(payload["id"]), bool(payload.get("present", True))).cover)
         self.add_control("clock", lambda payload: (self.store.advance_clock(float(payload.get("advance", 0))),
                                                    self.store.now_text())[1])
+        stash_plays.add_controls(self)
 
     # The store's test-facing operations, reachable from the server as tests hold it.
     def scene(self, scene_id: int) -> Optional[SceneRow]:
@@ -357,6 +358,7 @@ def _build_schema():
     stash_fields.attach(resolve)
     stash_plugin_mutations.attach(resolve)
     stash_entity_images.attach(resolve)
+    stash_plays.attach(resolve)  # play history and activity (after stash_fields' constants)
     return schema
 
 

@@ -391,6 +391,10 @@ class StashStore:
         if scene_filter.get("updated_at"):
             criterion = scene_filter["updated_at"]
             rows = [r for r in rows if _text_criterion(r.updated_at, criterion)]
+        if any(scene_filter.get(name) for name in ("resume_time", "play_count", "last_played_at")):
+            from devkit.fakes.stash_plays import filter_rows  # play state lives beside the store
+
+            rows = filter_rows(self, rows, scene_filter)
         if q:
             needle = q.casefold()
             rows = [r for r in rows if any(needle in (text or "").casefold() for text in

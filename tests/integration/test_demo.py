@@ -61,7 +61,8 @@ def test_the_demo_syncs_plays_an_edit_and_leaves_nothing_running(demo_tmp):
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     for expected in ("1. Full sync", "2. An edit in Stash, through the hook", "before the sync", "after the sync",
                      "before the edit", "after the edit", '"queued scene', "3. A tag renamed in Stash",
-                     '"queued tag', "Plex items show", "Totals", "synced to Plex",
+                     '"queued tag', "Plex items show", "4. A movie watched in Plex", "play count 1",
+                     "still 1 play", "Totals", "synced to Plex",
                      "not in Plex yet", "Plex requests", "PUT /library/sections/{id}/all", "elapsed",
                      "Nothing left running"):
         assert expected in out, expected

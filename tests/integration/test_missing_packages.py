@@ -110,7 +110,7 @@ def test_with_python_dep_manager_a_task_installs_them_and_the_drainer_finds_them
         assert task.error is None and task.output.startswith("PlexSync status"), task.stderr
         (specs,) = [json.loads(line) for line in calls.read_text(encoding="utf-8").splitlines()]
         assert sorted(specs) == ["persistqueue:persist-queue>=1.0", "plexapi:plexapi>=4.15", "requests:requests>=2.28",
-                                 "stashapi:stashapp-tools>=0.2.50"]
+                                 "stashapi:stashapp-tools>=0.2.50", "websocket:websocket-client>=1.6"]
         saved = data_dir / "dependency_paths.json"
         assert json.loads(saved.read_text(encoding="utf-8")) == [sysconfig.get_paths()["purelib"]]
         assert stat.S_IMODE(saved.stat().st_mode) == 0o600

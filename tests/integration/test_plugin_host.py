@@ -177,3 +177,21 @@ def test_scene_create_and_destroy_fire_their_hooks_and_tasks_run_as_jobs(stash):
     run = stash.host.wait_job(job["runPluginTask"])
     assert run.error is None and str(run.output).startswith("PlexSync status"), run.log
     assert json.loads(run.stdout) == {"output": run.output, "error": None}
+
+
+def test_play_mutations_fire_no_hook_and_plexsyncs_own_rating_write_queues_nothing(stash):
+    """Stash fires no hook for sceneAddPlay/sceneSaveActivity; PlexSync's rating write (stash.plays,
+    marked with its clientMutationId) fires Scene.Update.Post, which the hook drops: no echo to Plex."""
+    from common.datadir import OWN_RATING_WRITE
+
+    scene_id = movies(stash)[0]
+    graphql(stash, "mutation P($id: ID!, $t: [Timestamp!]) { sceneAddPlay(id: $id, times: $t) { count } }",
+            id=str(scene_id), t=["2026-01-02T03:04:05Z"])
+    graphql(stash, "mutation A($id: ID!) { sceneSaveActivity(id: $id, resume_time: 12.5) }", id=str(scene_id))
+    assert stash.host.hook_runs() == []
+    graphql(stash, SCENE_UPDATE, input={"id": str(scene_id), "rating100": 80, "clientMutationId": OWN_RATING_WRITE})
+    (run,) = stash.host.hook_runs()
+    assert run.args["hookContext"]["input"]["clientMutationId"] == OWN_RATING_WRITE
+    assert "queued" not in (run.output or "")
+    graphql(stash, SCENE_UPDATE, input={"id": str(scene_id), "rating100": 60})
+    assert stash.host.hook_runs()[-1].output == f"queued scene {scene_id} (update)"

@@ -6,7 +6,7 @@ from pathlib import Path
 from tools import settings_docs
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT_PACKAGES = ("common", "entry", "hooks", "plex", "stash", "sync_queue", "tasks", "worker")
+PRODUCT_PACKAGES = ("common", "entry", "hooks", "plays", "plex", "stash", "sync_queue", "tasks", "worker")
 DEVELOPMENT_PACKAGES = ("devkit", "tests", "tools", "bench")
 
 

@@ -31,7 +31,7 @@ STASH_HOOK_TYPES = {
 SETTING_TYPES = {str: "STRING", int: "NUMBER", float: "NUMBER", bool: "BOOLEAN"}
 TASK_MODES = {"sync_all", "sync_all_force", "sync_recent", "process_queue", "status", "dlq_list",
               "dlq_retry", "dlq_clear", "dlq_purge", "health", "match_report",
-              "preview", "explain"}  # entry.task_table declares them: tests/unit/test_task_declarations.py
+              "preview", "explain", "plays_import", "plays_preview"}  # entry.task_table declares them: tests/unit/test_task_declarations.py
 
 
 @lru_cache(maxsize=None)

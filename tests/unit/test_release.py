@@ -54,7 +54,7 @@ def test_the_zip_holds_exactly_what_runs_inside_stash(tmp_path):
         modes = {info.external_attr >> 16 for info in archive.infolist()}
     tops = {name.split("/")[0] for name in names}
     assert tops == {"PlexSync.yml", "PlexSync.py", "requirements.txt", "README.md", "LICENSE", "CHANGELOG.md",
-                    "common", "entry", "hooks", "plex", "stash", "sync_queue", "tasks", "worker"}
+                    "common", "entry", "hooks", "plays", "plex", "stash", "sync_queue", "tasks", "worker"}
     product = {path.relative_to(ROOT).as_posix() for package in build_index.PRODUCT_PACKAGES
                for path in (ROOT / package).rglob("*.py") if "__pycache__" not in path.parts}
     assert product <= set(names)

@@ -27,7 +27,8 @@ def test_fake_schema_covers_what_the_product_reads():
         assert name in scene
     assert set(schema.query_type.fields["findScenes"].args) == {"scene_filter", "scene_ids", "ids", "filter"}
     assert {"updated_at", "id"} <= set(schema.type_map["SceneFilterType"].fields)
-    assert {"sceneUpdate", "bulkSceneUpdate", "configurePlugin"} <= set(schema.mutation_type.fields)
+    assert {"sceneUpdate", "bulkSceneUpdate", "configurePlugin", "sceneAddPlay",
+            "sceneDeletePlay", "sceneResetPlayCount", "sceneSaveActivity", "sceneResetActivity"} <= set(schema.mutation_type.fields)
 
 
 def test_fake_schema_has_every_mutation_whose_hook_plexsync_subscribes_to_and_run_plugin_task():

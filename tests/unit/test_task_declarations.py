@@ -13,7 +13,7 @@ from entry.protocol import InputError
 from entry.task import task_options
 from entry.task_table import BY_COMMAND, MODES, TASKS
 
-NOT_TASKS = {"worker", "demo"}  # CLI commands that run no task
+NOT_TASKS = {"worker", "demo", "watch"}  # CLI commands that run no task (watch: until interrupted)
 
 
 def test_each_mode_title_and_command_is_declared_once():

@@ -1,0 +1,221 @@
+"""Builds and runs one plays import from what a task, the CLI, the drainer or watch mode holds.
+
+One place decides the collaborators (plex.plays for Plex, stash.plays for Stash, the plays store
+on the process's database), the accounts from the settings, the lock that keeps runs from
+overlapping (a file lock in the data directory, dropped by the OS if the process dies) and the
+test-only fault point (PLEXSYNC_PLAYS_FAULT=kill-after-stash-write: the process kills itself
+right after its first Stash write, before recording it, as a power cut or SIGKILL would).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
+
+from common.errors import TransientError
+from common.log import get_logger
+from plays.importer import ImportReport, PlaysImporter, parse_accounts
+from sync_queue.plays_store import PlaysStore
+
+if TYPE_CHECKING:
+    import threading
+
+    from common.settings import Settings
+    from plays.watch import PlayWatcher
+    from plex.client import PlexClient, Section
+    from plex.plays import HistoryRow, PlexPlays
+    from stash.client import StashClient
+    from stash.plays import ScenePlays
+    from sync_queue.db import Database
+
+LOCK_FILE = "plays.lock"
+LOCK_WAIT_SECONDS = 60.0
+SECTIONS_MAX_AGE = 24 * 3600.0
+FAULT_ENV = "PLEXSYNC_PLAYS_FAULT"
+log = get_logger("plays")
+
+
+class StashGateway:
+    """stash.plays over one StashClient, as the importer's StashPlays."""
+
+    def __init__(self, client: "StashClient") -> None:
+        self.client = client
+
+    def read(self, scene_ids: Sequence[int]) -> Dict[int, "ScenePlays"]:
+        from stash.plays import read_plays
+
+        return read_plays(self.client, scene_ids)
+
+    def add(self, plays: Dict[int, List[int]]) -> None:
+        from stash.plays import add_plays
+
+        add_plays(self.client, plays)
+
+    def save_resume(self, resume: Dict[int, float]) -> None:
+        from stash.plays import save_resume
+
+        save_resume(self.client, resume)
+
+    def save_ratings(self, ratings: Dict[int, int]) -> None:
+        from stash.plays import save_ratings
+
+        save_ratings(self.client, ratings)
+
+    def played_since(self, since: Optional[int]) -> List["ScenePlays"]:
+        from stash.plays import played_since
+
+        return played_since(self.client, since)
+
+    def resumed(self) -> List["ScenePlays"]:
+        from stash.plays import resumed
+
+        return resumed(self.client)
+
+
+def _fault() -> None:
+    if os.environ.get(FAULT_ENV) == "kill-after-stash-write":
+        log.warning("test fault point: killing this process after writing plays to Stash")
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+def _cached_sections(store: PlaysStore, plex_plays: "PlexPlays",
+                     clock: Callable[[], float]) -> Callable[[], List["Section"]]:
+    """The Plex libraries to read view state from, asked of Plex at most once a day."""
+    def sections() -> List["Section"]:
+        from plex.client import Section
+
+        cached = store.meta("sections") or {}
+        if cached.get("at", 0) > clock() - SECTIONS_MAX_AGE:
+            return [Section(int(key), title, kind) for key, title, kind in cached.get("list", [])]
+        found = plex_plays.sections()
+        store.set_meta({"sections": {"at": clock(), "list": [[s.key, s.title, s.type] for s in found]}})
+        return found
+    return sections
+
+
+def import_plays(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
+                 plex_client: "PlexClient", *,
+                 dry_run: bool = False, clock: Callable[[], float] = time.time,
+                 lock_wait: float = LOCK_WAIT_SECONDS) -> ImportReport:
+    """One import (or its preview, which writes nothing) under the plays lock; with plays_to_plex,
+    then the way back (plays.exporter). The report's `exported` holds the way back's figures."""
+    from plex.plays import PlexPlays
+    from worker.lock import DrainerLock
+
+    plex_plays = PlexPlays(plex_client)
+    store = PlaysStore(database)
+    accounts = parse_accounts(settings.plays_accounts, plex_plays.accounts)
+    importer = PlaysImporter(plex_plays, StashGateway(stash_client), store, accounts, resume=settings.plays_resume,
+                             clock=clock, sections=_cached_sections(store, plex_plays, clock), after_stash_write=_fault,
+                             ratings=settings.ratings_from_plex)
+    def both_ways() -> ImportReport:
+        report = importer.run(dry_run=dry_run)
+        if settings.plays_to_plex:
+            from plays.exporter import PlaysExporter
+
+            exporter = PlaysExporter(plex_plays, StashGateway(stash_client), store, clock=clock)
+            report.exported = exporter.run(dry_run=dry_run).to_json()
+        return report
+
+    if dry_run:
+        return both_ways()
+    lock = DrainerLock(Path(data_dir) / LOCK_FILE)
+    if not lock.acquire_within(lock_wait):
+        raise TransientError(f"another plays import is running (pid {lock.holder_pid()}); try again later")
+    try:
+        return both_ways()
+    finally:
+        lock.release()
+
+
+def run_watch(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
+              plex_client: "PlexClient", stop: "threading.Event", time_scale: float = 1.0) -> "PlayWatcher":
+    """Listen to Plex until `stop` (a threading.Event) is set; returns the PlayWatcher (its counters)."""
+    from plays.watch import PlayWatcher
+    from plex.notifications import NotificationSocket
+    from plex.plays import PlexPlays
+
+    plex_plays = PlexPlays(plex_client)
+    accounts = parse_accounts(settings.plays_accounts, plex_plays.accounts)
+    url, token = plex_plays.notification_target()
+
+    def import_now() -> ImportReport:
+        return import_plays(data_dir, database, stash_client, settings, plex_client)
+
+    watcher = PlayWatcher(lambda: NotificationSocket(url, token),
+                          lambda: {s.session_key: s.account_id for s in plex_plays.sessions()},
+                          import_now, accounts.wants, time_scale=time_scale)
+    watcher.run(stop)
+    return watcher
+
+
+def time_scale() -> float:
+    """PLEXSYNC_TIME_SCALE (tests shrink every wait with it)."""
+    try:
+        factor = float(os.environ.get("PLEXSYNC_TIME_SCALE", "") or 1.0)
+    except ValueError:
+        return 1.0
+    return factor if factor > 0 else 1.0
+
+
+WATCH_LOCK_FILE = "watch.lock"
+
+
+def drainer_catch_up(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
+                     plex_client: "PlexClient") -> None:
+    """What a drainer run does for plays before its queue: import what is new (import_plays on),
+    and make sure a watch process listens (watch_plays on). Never fails the drainer."""
+    from common.errors import SyncError
+
+    if settings.watch_plays:
+        _ensure_watching(Path(data_dir))
+    if not settings.import_plays:
+        return
+    try:
+        # a run in progress elsewhere (watch mode, a task) catches up for us: the queue does not wait
+        report = import_plays(data_dir, database, stash_client, settings, plex_client, lock_wait=0.5)
+        if report.plays_added or report.resume_set or report.resume_cleared:
+            log.info("plays from Plex: %d plays added, %d resume points set, %d cleared", report.plays_added,
+                     report.resume_set, report.resume_cleared)
+    except SyncError as exc:
+        log.warning("plays from Plex not imported this time (the next run retries): %s", exc)
+
+
+def _ensure_watching(data_dir: Path) -> None:
+    """Start `PlexSync.py watch` detached unless one holds the watch lock."""
+    import sys
+
+    from worker.launcher import start_drainer
+    from worker.lock import is_locked
+
+    if is_locked(data_dir / WATCH_LOCK_FILE):
+        return
+    plugin_dir = Path(__file__).resolve().parent.parent
+    start_drainer(data_dir, plugin_dir, argv=[sys.executable, str(plugin_dir / "PlexSync.py"), "watch"])
+
+
+def scene_play_lines(database: "Database", scene_id: int, plex_views: List["HistoryRow"],
+                     in_stash: Optional["ScenePlays"]) -> List[str]:
+    """For `explain`: a scene's views in Plex, its plays in Stash, and which PlexSync brought over."""
+    from datetime import datetime, timezone
+
+    def stamp(epoch: int) -> str:
+        return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+    brought: List[Tuple[str, int, int, int]] = []
+    if database.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'plays_imported'"):
+        brought = PlaysStore(database).scene_plays(scene_id)
+    views = ", ".join(f"{stamp(v.viewed_at)} (account {v.account_id})" for v in plex_views[-5:])
+    lines = [f"plays in Plex: {len(plex_views)}" + (f", latest {views}" if views else "")]
+    if in_stash is None:
+        lines.append("plays in Stash: not readable")
+    else:
+        lines.append(f"plays in Stash: {len(in_stash.history)}"
+                     + (f", last {stamp(max(in_stash.history))} UTC" if in_stash.history else "")
+                     + (f"; resume point {in_stash.resume_time:.0f} s" if in_stash.resume_time else ""))
+    lines.append(f"plays PlexSync brought from Plex: {len(brought)}"
+                 + (" (" + ", ".join(f"{stamp(at)} account {account}" for _, _, account, at in brought[-5:]) + ")"
+                    if brought else ""))
+    return lines
