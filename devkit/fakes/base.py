@@ -85,9 +85,10 @@ class Response:
     body: bytes = b""
     content_type: str = "text/xml;charset=utf-8"
     headers: Tuple[Tuple[str, str], ...] = ()  # more headers (Location, WWW-Authenticate)
-    # A protocol switch (a websocket): after the 101 and its headers, takeover(socket, rfile) owns
-    # the connection until it returns.
-    takeover: Optional[Callable[[socket.socket, Any], None]] = None
+    # A protocol switch (a websocket): takeover(socket, rfile, handshake) owns the connection until
+    # it returns; it calls handshake() to send the 101 and its headers once it is ready to be
+    # written to (a client that has the 101 may expect every later event).
+    takeover: Optional[Callable[[socket.socket, Any, Callable[[], None]], None]] = None
 
 
 RESET = Response(RESET_STATUS)  # answer nothing, reset the connection
@@ -406,11 +407,14 @@ def _make_handler(owner: FakeHTTPServer) -> type:
         def switch_protocols(self, response: Response) -> None:
             self.close_connection = True
             head = "".join(f"{name}: {value}\r\n" for name, value in response.headers)
-            try:
+            def handshake() -> None:
                 self.wfile.write(f"HTTP/1.1 101 Switching Protocols\r\n{head}\r\n".encode("latin-1"))
+                self.wfile.flush()
+
+            try:
                 self.connection.settimeout(None)
                 assert response.takeover is not None
-                response.takeover(self.connection, self.rfile)
+                response.takeover(self.connection, self.rfile, handshake)
             except OSError:
                 pass
 

@@ -257,9 +257,10 @@ class PlayState:
                 except OSError:
                     pass
 
-    def _serve_socket(self, account: int) -> Callable[[socket.socket, Any], None]:
-        def serve(conn: socket.socket, rfile: Any) -> None:
-            with self.lock:
+    def _serve_socket(self, account: int) -> Callable[[socket.socket, Any, Callable[[], None]], None]:
+        def serve(conn: socket.socket, rfile: Any, handshake: Callable[[], None]) -> None:
+            with self.lock:  # a notification is either before the 101 or reaches this socket
+                handshake()
                 self._sockets.append(conn)
                 self._socket_accounts[conn] = account
             try:
