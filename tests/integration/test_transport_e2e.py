@@ -85,7 +85,7 @@ def test_behind_a_stricter_proxy_a_refused_edit_is_split_further_and_never_dead_
 
 @pytest.mark.timeout(400)
 def test_ten_minutes_of_maintenance_cost_nothing_only_probes_and_status_names_it(fakes_factory):
-    fakes = fakes_factory(scenes=300, seed=5)
+    fakes = fakes_factory(scenes=2000, seed=5)
     proc = start_sync(fakes)
     wait_until(lambda: len(fakes.synced_scene_ids()) >= 20, timeout=120, message="the sync to be under way")
     fakes.plex.reset_counts()
