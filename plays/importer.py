@@ -39,6 +39,7 @@ PREVIEW_PLAYS = 50
 # History is read again from this long before the watermark: a row Plex writes late with an earlier
 # viewedAt (a client that reports after coming back online) is still found; known rows cost nothing.
 OVERLAP_SECONDS = 3600
+STATE_READ_AT = "state_read_at"
 
 
 class StashPlays(Protocol):
@@ -99,9 +100,11 @@ class ImportReport:
 class PlaysImporter:
     def __init__(self, plex: Any, stash: StashPlays, store: PlaysStore, accounts: AccountChoice, *,
                  resume: bool = True, clock: Callable[[], float], sections: Callable[[], List[Any]],
-                 after_stash_write: Callable[[], None] = lambda: None, ratings: bool = False) -> None:
+                 after_stash_write: Callable[[], None] = lambda: None, ratings: bool = False,
+                 state_every: float = 0.0) -> None:
         self.plex, self.stash, self.store, self.accounts = plex, stash, store, accounts
         self.ratings = ratings
+        self.state_every = state_every
         self.resume, self.clock, self.sections = resume, clock, sections
         self.after_stash_write = after_stash_write
 
@@ -139,10 +142,11 @@ class PlaysImporter:
         if parked:  # items a sync has matched since
             now_matched = self.store.scenes_for([row[1] for row in parked])
             self._import_views([row for row in parked if row[1] in now_matched], report, dry_run, parked=True)
-        if self.resume and self.accounts.owner:
-            self._owner_state(report, dry_run)
-        if self.ratings:
-            self._ratings(report, dry_run)
+        if self._state_due(report, dry_run):
+            if self.resume and self.accounts.owner:
+                self._owner_state(report, dry_run)
+            if self.ratings:
+                self._ratings(report, dry_run)
         report.unmatched = report.unmatched if dry_run else self.store.unmatched_count()
         if not report.unmatched_titles and not dry_run:
             report.unmatched_titles = [row[4] for row in self.store.unmatched(NAMED_UNMATCHED)]
@@ -150,6 +154,27 @@ class PlaysImporter:
             self.store.set_meta({LAST_IMPORT: {"at": self.clock(), **{k: v for k, v in report.to_json().items()
                                                                     if k != "plays"}}})
         return report
+
+    def _state_due(self, report: ImportReport, dry_run: bool) -> bool:
+        """Whether this run reads the owner's item state (one listing per library), on top of history.
+
+        History is the one request every run makes: a completed view is a row in it (SPEC
+        /status/sessions/history/all). Resume points and "mark as watched" are not: they live only in
+        the owner's per-item state (SPEC /:/scrobble: "this does not create any view history of this
+        item"; viewOffset is per item, PLAYS.md 1a), which Plex can only list per library
+        (/library/sections/{key}/all with a lastViewedAt filter). So the listings run when
+        `state_every` is 0 (task, CLI, watch mode: always), when this run found a new view (a finished
+        view changes the state), or when the last listing is `state_every` seconds old (the drainer:
+        a nothing-new catch-up costs the one history request; a mark-watched or a half-watched play
+        arrives within `state_every`, and in seconds with watch mode)."""
+        if self.state_every <= 0 or report.new_views:
+            due = True
+        else:
+            last = float(self.store.meta(STATE_READ_AT, 0) or 0)
+            due = self.clock() - last >= self.state_every
+        if due and not dry_run:
+            self.store.set_meta({STATE_READ_AT: self.clock()})
+        return due
 
     # -- views → plays ----------------------------------------------------------------------------
     def _import_views(self, views: Sequence[Unmatched], report: ImportReport, dry_run: bool,

@@ -167,6 +167,19 @@ def test_the_drainer_catches_up_first_and_a_sigkill_after_the_stash_write_adds_n
         assert stash_plays.history(scene) == _expected(fakes, scene)
     assert len(stash_plays.history(episode)) == 1  # the guest's view is not a chosen account's
 
+    # nothing new: a drainer run asks Plex's history once, on the connection it holds for its queue,
+    # and writes nothing to Stash (the owner's item state was read less than 15 scaled minutes ago)
+    fakes.plex.reset_counts()
+    writes, previous = stash_plays.mutation_count, _last_import(fakes)
+    drainer = _drainer(fakes)
+    wait_until(lambda: _last_import(fakes) > previous, timeout=60, message="the drainer's plays import")
+    drainer.terminate()
+    assert drainer.wait(60) == 0
+    queue = ("GET /", "GET /library/sections")  # the queue's connection and its index of libraries
+    plays_requests = {k: v for k, v in fakes.plex.counts().items() if k not in queue}
+    assert plays_requests == {HISTORY: 1}, plays_requests
+    assert stash_plays.mutation_count == writes
+
 
 def test_both_ways_three_rounds_change_nothing_after_the_first(fakes_factory):
     fakes, movies, _ = _setup(fakes_factory)
