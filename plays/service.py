@@ -127,7 +127,7 @@ def import_plays(data_dir: Path, database: "Database", stash_client: "StashClien
     then the way back (plays.exporter). The report's `exported` holds the way back's figures.
     `state_every`: see PlaysImporter._state_due (0: read the owner's item state every run)."""
     from plex.plays import PlexPlays
-    from worker.lock import DrainerLock
+    from worker.lock import ProcessLock
 
     plex_plays = PlexPlays(plex_client)
     store = PlaysStore(database)
@@ -146,7 +146,7 @@ def import_plays(data_dir: Path, database: "Database", stash_client: "StashClien
 
     if dry_run:
         return both_ways()
-    lock = DrainerLock(Path(data_dir) / LOCK_FILE)
+    lock = ProcessLock(Path(data_dir) / LOCK_FILE)
     if not lock.acquire_within(lock_wait):
         raise TransientError(f"another plays import is running (pid {lock.holder_pid()}); try again later")
     try:
