@@ -163,11 +163,12 @@ class PlaysImporter:
     def _state_due(self, report: ImportReport, dry_run: bool) -> bool:
         """Whether this run reads the owner's item state (one listing per library), on top of history.
 
-        History is the one request every run makes: a completed view is a row in it (SPEC
-        /status/sessions/history/all). Resume points and "mark as watched" are not: they live only in
-        the owner's per-item state (SPEC /:/scrobble: "this does not create any view history of this
-        item"; viewOffset is per item, PLAYS.md 1a), which Plex can only list per library
-        (/library/sections/{key}/all with a lastViewedAt filter). So the listings run when
+        History is the one request every run makes: a completed view is a row in it
+        (../shared/plex/openapi.yaml l.3706, /status/sessions/history/all). Resume points and "mark as
+        watched" are not: they live only in the owner's per-item state (openapi.yaml l.417, /:/scrobble:
+        "this does not create any view history of this item"; viewOffset is per item, PLAYS.md 1a),
+        which this reads per library (openapi.yaml l.7878, /library/sections/{sectionId}/all, filtered
+        on lastViewedAt). So the listings run when
         `state_every` is 0 (task, CLI, watch mode: always), when this run found a new view (a finished
         view changes the state), or when the last listing is `state_every` seconds old (the drainer:
         a nothing-new catch-up costs the one history request; a mark-watched or a half-watched play
