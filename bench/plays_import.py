@@ -4,10 +4,12 @@ A world of --scenes scenes (100,000) in the fake Stash and the fake Plex, every 
 known to PlexSync (its sync_state seeded as a finished sync leaves it), and --rows completed
 views (50,000) in Plex's history by the owner over --items distinct items, with their view
 state. Runs `python PlexSync.py plays import --json` (the real process, plexapi and the
-GraphQL client over loopback) twice: the first import, then one with nothing new. Prints for
-each: wall time, the process's peak RSS (VmHWM, Linux), Plex requests by route, Stash requests by operation,
-and the targets: at most one Plex history request per 1,000 rows, at most one Stash request per
-50 scenes written, and 1 history request / 0 Stash writes when nothing is new.
+GraphQL client over loopback) twice: the first import, then one with nothing new; then what a
+drainer run does with nothing new (plays.service.drainer_catch_up in this process, on a Plex
+connection already held, as the drainer holds one for its queue). Prints for each: wall time,
+the process's peak RSS (VmHWM, Linux), Plex requests by route, Stash requests by operation, and
+the targets: at most one Plex history request per 1,000 rows, at most one Stash request per 50
+scenes written, and 1 Plex request / 0 Stash writes when nothing is new (the drainer's run).
 Usage: .venv/bin/python bench/plays_import.py [--scenes 100000] [--rows 50000] [--items 25000] [--json]
 """
 from __future__ import annotations
@@ -93,6 +95,34 @@ def _run(stash: FakeStashServer, plex: FakePlexServer, data_dir: Path) -> Dict[s
             "history_rows": report["history_rows"]}
 
 
+def _drainer_catch_up(stash: FakeStashServer, plex: FakePlexServer, data_dir: Path) -> Dict[str, Any]:
+    """The drainer's catch-up with nothing new, on a connection opened before counting starts."""
+    from entry.wiring import Services
+    from plays.service import drainer_catch_up
+    from stash.connection import connection_from_url
+    from tasks.context import TaskContext
+
+    ctx = TaskContext(data_dir=data_dir, plugin_dir=ROOT, services=Services(data_dir),
+                      connection=connection_from_url(stash.url, plugin_dir=str(ROOT)))
+    session = ctx.connect(remember=False)
+    client = ctx.services.plex_client(session.settings)  # the drainer's connection (one GET /, not counted)
+    try:
+        stash.reset_counts()
+        plex.reset_counts()
+        started = time.perf_counter()
+        drainer_catch_up(data_dir, ctx.services.database(), session.client, session.settings, client)
+        elapsed = time.perf_counter() - started
+    finally:
+        client.close()
+        session.client.close()
+        ctx.services.close()
+    plex_counts = plex.counts()
+    stash_counts = {k.split(" ", 2)[2]: v for k, v in stash.counts().items() if k.startswith("POST /graphql ")}
+    return {"seconds": round(elapsed, 2), "plex_requests": sum(plex_counts.values()), "plex_by_route": plex_counts,
+            "stash_writes": sum(v for k, v in stash_counts.items() if k in ("PlexSyncAddPlays", "PlexSyncSaveResume")),
+            "stash_by_operation": stash_counts}
+
+
 def _high_water_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
@@ -118,18 +148,20 @@ def main() -> None:
         stash.start()
         plex.start()
         stash.set_plugin_config("PlexSync", {"plex_url": plex.url, "plex_token": plex.token,
-                                             "path_map": world.path_map})
+                                             "path_map": world.path_map, "import_plays": True})
         print(f"seeded {args.scenes:,} scenes ({matched:,} matched), {args.rows:,} history rows in "
               f"{time.perf_counter() - built:.1f} s", file=sys.stderr)
         try:
             first = _run(stash, plex, data_dir)
             again = _run(stash, plex, data_dir)
+            drainer = _drainer_catch_up(stash, plex, data_dir)
             in_stash = sum(len(v) for v in plays_of(stash.store).views.values())
             scenes_played = sum(1 for v in plays_of(stash.store).views.values() if v)
         finally:
             plex.stop()
             stash.stop()
     figures = {"scenes": args.scenes, "rows": args.rows, "items": args.items, "first": first, "nothing_new": again,
+               "drainer_nothing_new": drainer,
                "plays_in_stash": in_stash, "scenes_played": scenes_played,
                "history_budget": math.ceil(args.rows / 1000), "stash_budget": math.ceil(scenes_played / 50)}
     if args.json:
@@ -145,6 +177,9 @@ def main() -> None:
     print(f"nothing new: {again['seconds']} s; Plex {again['plex_requests']} requests, {again['history_requests']} of "
           f"history (target 1): {again['plex_by_route']}; Stash writes {again['stash_writes']} (target 0), "
           f"{again['stash_requests']} requests: {again['stash_by_operation']}")
+    print(f"drainer run, nothing new (connection held): {drainer['seconds']} s; Plex {drainer['plex_requests']} "
+          f"requests (target 1): {drainer['plex_by_route']}; Stash writes {drainer['stash_writes']} (target 0): "
+          f"{drainer['stash_by_operation']}")
 
 
 if __name__ == "__main__":

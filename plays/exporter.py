@@ -13,12 +13,24 @@ left alone (scrobbling again would bump Plex's view count and date every run). N
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol
 
 from sync_queue.plays_store import PlaysStore
 
+if TYPE_CHECKING:
+    from plex.plays import PlexPlays
+    from stash.plays import ScenePlays
+
 EXPORT_WATERMARK = "export_watermark"
 RESUME_MIN_SECONDS = 1.0
+
+
+class StashActivity(Protocol):
+    """What the way back reads of Stash (plays.service.StashGateway)."""
+
+    def played_since(self, since: Optional[int]) -> List["ScenePlays"]: ...
+
+    def resumed(self) -> List["ScenePlays"]: ...
 
 
 @dataclass
@@ -28,13 +40,13 @@ class ExportReport:
     resume_sent: int = 0
     scenes: List[int] = field(default_factory=list)
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> Dict[str, object]:
         return {"marked_played": self.marked_played, "resume_sent": self.resume_sent, "dry_run": self.dry_run}
 
 
 class PlaysExporter:
-    def __init__(self, plex: Any, stash: Any, store: PlaysStore, *, clock: Callable[[], float]) -> None:
-        """plex: plex.plays.PlexPlays; stash: has played_since(epoch | None) and resumed()."""
+    def __init__(self, plex: "PlexPlays", stash: StashActivity, store: PlaysStore, *,
+                 clock: Callable[[], float]) -> None:
         self.plex, self.stash, self.store, self.clock = plex, stash, store, clock
 
     def run(self, dry_run: bool = False) -> ExportReport:
@@ -91,7 +103,7 @@ class PlaysExporter:
         self._advance(played, dry_run)
         return report
 
-    def _advance(self, played: List[Any], dry_run: bool) -> None:
+    def _advance(self, played: List["ScenePlays"], dry_run: bool) -> None:
         newest = max((s.last_played_at for s in played if s.last_played_at), default=None)
         if newest is not None and not dry_run:
             self.store.set_meta({EXPORT_WATERMARK: newest})

@@ -25,9 +25,14 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple
 
 from sync_queue.plays_store import LAST_IMPORT, RESUME_WATERMARK, Imported, PlaysStore, Unmatched
+
+if TYPE_CHECKING:
+    from plex.client import Section
+    from plex.plays import HistoryRow, PlexPlays, ViewState
+    from stash.plays import ScenePlays
 
 RATINGS_WATERMARK = "ratings_watermark"
 
@@ -39,10 +44,11 @@ PREVIEW_PLAYS = 50
 # History is read again from this long before the watermark: a row Plex writes late with an earlier
 # viewedAt (a client that reports after coming back online) is still found; known rows cost nothing.
 OVERLAP_SECONDS = 3600
+STATE_READ_AT = "state_read_at"
 
 
 class StashPlays(Protocol):
-    def read(self, scene_ids: Sequence[int]) -> Dict[int, Any]: ...  # -> stash.plays.ScenePlays
+    def read(self, scene_ids: Sequence[int]) -> Dict[int, "ScenePlays"]: ...
 
     def add(self, plays: Dict[int, List[int]]) -> None: ...
 
@@ -90,18 +96,20 @@ class ImportReport:
     scenes_written: int = 0
     watermark: Optional[int] = None
     plays: List[Tuple[int, int, int]] = field(default_factory=list)  # (scene, viewed_at, account), for a preview
-    exported: Dict[str, Any] = field(default_factory=dict)  # the way back (plays.exporter), when on
+    exported: Dict[str, object] = field(default_factory=dict)  # the way back (plays.exporter), when on
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> Dict[str, object]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 class PlaysImporter:
-    def __init__(self, plex: Any, stash: StashPlays, store: PlaysStore, accounts: AccountChoice, *,
-                 resume: bool = True, clock: Callable[[], float], sections: Callable[[], List[Any]],
-                 after_stash_write: Callable[[], None] = lambda: None, ratings: bool = False) -> None:
+    def __init__(self, plex: "PlexPlays", stash: StashPlays, store: PlaysStore, accounts: AccountChoice, *,
+                 resume: bool = True, clock: Callable[[], float], sections: Callable[[], List["Section"]],
+                 after_stash_write: Callable[[], None] = lambda: None, ratings: bool = False,
+                 state_every: float = 0.0) -> None:
         self.plex, self.stash, self.store, self.accounts = plex, stash, store, accounts
         self.ratings = ratings
+        self.state_every = state_every
         self.resume, self.clock, self.sections = resume, clock, sections
         self.after_stash_write = after_stash_write
 
@@ -139,10 +147,11 @@ class PlaysImporter:
         if parked:  # items a sync has matched since
             now_matched = self.store.scenes_for([row[1] for row in parked])
             self._import_views([row for row in parked if row[1] in now_matched], report, dry_run, parked=True)
-        if self.resume and self.accounts.owner:
-            self._owner_state(report, dry_run)
-        if self.ratings:
-            self._ratings(report, dry_run)
+        if self._state_due(report, dry_run):
+            if self.resume and self.accounts.owner:
+                self._owner_state(report, dry_run)
+            if self.ratings:
+                self._ratings(report, dry_run)
         report.unmatched = report.unmatched if dry_run else self.store.unmatched_count()
         if not report.unmatched_titles and not dry_run:
             report.unmatched_titles = [row[4] for row in self.store.unmatched(NAMED_UNMATCHED)]
@@ -150,6 +159,28 @@ class PlaysImporter:
             self.store.set_meta({LAST_IMPORT: {"at": self.clock(), **{k: v for k, v in report.to_json().items()
                                                                     if k != "plays"}}})
         return report
+
+    def _state_due(self, report: ImportReport, dry_run: bool) -> bool:
+        """Whether this run reads the owner's item state (one listing per library), on top of history.
+
+        History is the one request every run makes: a completed view is a row in it
+        (../shared/plex/openapi.yaml l.3706, /status/sessions/history/all). Resume points and "mark as
+        watched" are not: they live only in the owner's per-item state (openapi.yaml l.417, /:/scrobble:
+        "this does not create any view history of this item"; viewOffset is per item, PLAYS.md 1a),
+        which this reads per library (openapi.yaml l.7878, /library/sections/{sectionId}/all, filtered
+        on lastViewedAt). So the listings run when
+        `state_every` is 0 (task, CLI, watch mode: always), when this run found a new view (a finished
+        view changes the state), or when the last listing is `state_every` seconds old (the drainer:
+        a nothing-new catch-up costs the one history request; a mark-watched or a half-watched play
+        arrives within `state_every`, and in seconds with watch mode)."""
+        if self.state_every <= 0 or report.new_views:
+            due = True
+        else:
+            last = float(self.store.meta(STATE_READ_AT, 0) or 0)
+            due = self.clock() - last >= self.state_every
+        if due and not dry_run:
+            self.store.set_meta({STATE_READ_AT: self.clock()})
+        return due
 
     # -- views → plays ----------------------------------------------------------------------------
     def _import_views(self, views: Sequence[Unmatched], report: ImportReport, dry_run: bool,
@@ -226,7 +257,7 @@ class PlaysImporter:
                                  report, dry_run)
             self._resume_points(changed, scenes_of, acted, report, dry_run)
         if not dry_run:
-            self.store.set_resume_seen([(s.rating_key, s.last_viewed_at, s.view_offset_ms) for s in changed],
+            self.store.set_resume_seen([(s.rating_key, s.last_viewed_at or 0, s.view_offset_ms) for s in changed],
                                        self.clock())
             self.store.set_meta({RESUME_WATERMARK: newest})
 
@@ -242,7 +273,7 @@ class PlaysImporter:
         in_stash = self.stash.read(sorted({scene for s in rated for scene in scenes_of.get(s.rating_key, [])}))
         ratings: Dict[int, int] = {}
         for state in rated:
-            wanted = stash_rating(state.user_rating)
+            wanted = stash_rating(state.user_rating or 0.0)  # rated: not None
             for scene in scenes_of.get(state.rating_key, []):
                 plays = in_stash.get(scene)
                 if wanted is not None and plays is not None and plays.rating100 != wanted:
@@ -252,20 +283,19 @@ class PlaysImporter:
             return
         if ratings:
             self.stash.save_ratings(ratings)
-        self.store.set_meta({RATINGS_WATERMARK: max(s.last_rated_at for s in rated)})
+        self.store.set_meta({RATINGS_WATERMARK: max(s.last_rated_at or 0 for s in rated)})
 
-    def _marked_watched(self, watched: List[Any], scenes_of: Dict[int, List[int]], report: ImportReport,
+    def _marked_watched(self, watched: List["ViewState"], scenes_of: Dict[int, List[int]], report: ImportReport,
                         dry_run: bool) -> None:
         views = []
         for state in watched:
-            at = state.last_viewed_at
+            at = state.last_viewed_at or 0  # _owner_state keeps only states with a time
             if self.store.has_view_near(state.rating_key, at, MARKED_NEAR_SECONDS) or any(
                     rk == state.rating_key and abs(t - at) <= MARKED_NEAR_SECONDS for rk, t in self._viewed):
                 continue
             if self._history_near(state.rating_key, at):  # a view finished after this run read history
                 continue
-            views.append((f"marked:{state.rating_key}:{state.last_viewed_at}", state.rating_key, OWNER,
-                          state.last_viewed_at, ""))
+            views.append((f"marked:{state.rating_key}:{at}", state.rating_key, OWNER, at, ""))
         if not views:
             return
         known = self.store.known_keys([v[0] for v in views])
@@ -284,13 +314,14 @@ class PlaysImporter:
                 return True
         return False
 
-    def _resume_points(self, changed: List[Any], scenes_of: Dict[int, List[int]],
+    def _resume_points(self, changed: List["ViewState"], scenes_of: Dict[int, List[int]],
                        acted: Dict[int, Tuple[int, int]], report: ImportReport, dry_run: bool) -> None:
         in_stash = self.stash.read(sorted({scene for s in changed for scene in scenes_of[s.rating_key]}))
         resume: Dict[int, float] = {}
         for state in changed:
             before = acted.get(state.rating_key)
-            if before is not None and state.last_viewed_at <= before[0] and state.view_offset_ms == before[1]:
+            viewed_at = state.last_viewed_at or 0  # _owner_state keeps only states with a time
+            if before is not None and viewed_at <= before[0] and state.view_offset_ms == before[1]:
                 continue
             for scene in scenes_of[state.rating_key]:
                 plays = in_stash.get(scene)
@@ -298,20 +329,20 @@ class PlaysImporter:
                     continue
                 last = plays.last_played_at
                 if state.view_offset_ms > 0:
-                    if last is not None and state.last_viewed_at <= last:
+                    if last is not None and viewed_at <= last:
                         continue  # Stash has a newer play: its state wins
                     seconds = state.view_offset_ms / 1000.0
                     if abs(seconds - plays.resume_time) >= RESUME_MIN_SECONDS:
                         resume[scene] = seconds
                         report.resume_set += 1
-                elif state.view_count > 0 and plays.resume_time > 0 and (last is None or state.last_viewed_at >= last):
+                elif state.view_count > 0 and plays.resume_time > 0 and (last is None or viewed_at >= last):
                     resume[scene] = 0.0
                     report.resume_cleared += 1
         if resume and not dry_run:
             self.stash.save_resume(resume)
 
 
-def view_key(row: Any) -> str:
+def view_key(row: "HistoryRow") -> str:
     """A history row's identity: its historyKey and its time (a Plex database rebuilt from scratch
     numbers its history from 1 again; the time keeps a new view from passing for an old one)."""
     return f"{row.history_key}@{row.viewed_at}"

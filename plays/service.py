@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tupl
 
 from common.errors import TransientError
 from common.log import get_logger
-from plays.importer import ImportReport, PlaysImporter, parse_accounts
+from plays.importer import AccountChoice, ImportReport, PlaysImporter, parse_accounts
 from sync_queue.plays_store import PlaysStore
 
 if TYPE_CHECKING:
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 LOCK_FILE = "plays.lock"
 LOCK_WAIT_SECONDS = 60.0
 SECTIONS_MAX_AGE = 24 * 3600.0
+# A drainer run reads the owner's per-library item state (resume points, marked watched) at most this
+# often when history has nothing new (plays.importer.PlaysImporter._state_due); tasks, the CLI and
+# watch mode read it every time.
+DRAINER_STATE_EVERY = 15 * 60.0
 FAULT_ENV = "PLEXSYNC_PLAYS_FAULT"
 log = get_logger("plays")
 
@@ -95,21 +99,42 @@ def _cached_sections(store: PlaysStore, plex_plays: "PlexPlays",
     return sections
 
 
+def _choose_accounts(text: str, store: PlaysStore, plex_plays: "PlexPlays",
+                     clock: Callable[[], float]) -> AccountChoice:
+    """The setting's accounts, names resolved with Plex's account list as read at most once a day
+    (a name not in that list asks Plex again), so a run with nothing new asks Plex only its history."""
+    from common.errors import ConfigurationError
+
+    def fresh() -> Dict[int, str]:
+        found = plex_plays.accounts()
+        store.set_meta({"accounts": {"at": clock(), "list": [[k, v] for k, v in found.items()]}})
+        return found
+
+    cached = store.meta("accounts") or {}
+    if cached.get("at", 0) > clock() - SECTIONS_MAX_AGE:
+        try:
+            return parse_accounts(text, lambda: {int(k): str(v) for k, v in cached.get("list", [])})
+        except ConfigurationError:
+            pass
+    return parse_accounts(text, fresh)
+
+
 def import_plays(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
                  plex_client: "PlexClient", *,
                  dry_run: bool = False, clock: Callable[[], float] = time.time,
-                 lock_wait: float = LOCK_WAIT_SECONDS) -> ImportReport:
+                 lock_wait: float = LOCK_WAIT_SECONDS, state_every: float = 0.0) -> ImportReport:
     """One import (or its preview, which writes nothing) under the plays lock; with plays_to_plex,
-    then the way back (plays.exporter). The report's `exported` holds the way back's figures."""
+    then the way back (plays.exporter). The report's `exported` holds the way back's figures.
+    `state_every`: see PlaysImporter._state_due (0: read the owner's item state every run)."""
     from plex.plays import PlexPlays
-    from worker.lock import DrainerLock
+    from worker.lock import ProcessLock
 
     plex_plays = PlexPlays(plex_client)
     store = PlaysStore(database)
-    accounts = parse_accounts(settings.plays_accounts, plex_plays.accounts)
+    accounts = _choose_accounts(settings.plays_accounts, store, plex_plays, clock)
     importer = PlaysImporter(plex_plays, StashGateway(stash_client), store, accounts, resume=settings.plays_resume,
                              clock=clock, sections=_cached_sections(store, plex_plays, clock), after_stash_write=_fault,
-                             ratings=settings.ratings_from_plex)
+                             ratings=settings.ratings_from_plex, state_every=state_every)
     def both_ways() -> ImportReport:
         report = importer.run(dry_run=dry_run)
         if settings.plays_to_plex:
@@ -121,7 +146,7 @@ def import_plays(data_dir: Path, database: "Database", stash_client: "StashClien
 
     if dry_run:
         return both_ways()
-    lock = DrainerLock(Path(data_dir) / LOCK_FILE)
+    lock = ProcessLock(Path(data_dir) / LOCK_FILE)
     if not lock.acquire_within(lock_wait):
         raise TransientError(f"another plays import is running (pid {lock.holder_pid()}); try again later")
     try:
@@ -175,7 +200,9 @@ def drainer_catch_up(data_dir: Path, database: "Database", stash_client: "StashC
         return
     try:
         # a run in progress elsewhere (watch mode, a task) catches up for us: the queue does not wait
-        report = import_plays(data_dir, database, stash_client, settings, plex_client, lock_wait=0.5)
+        # on the connection the drainer holds for its queue (no second GET /): nothing new costs one request
+        report = import_plays(data_dir, database, stash_client, settings, plex_client, lock_wait=0.5,
+                              state_every=DRAINER_STATE_EVERY * time_scale())
         if report.plays_added or report.resume_set or report.resume_cleared:
             log.info("plays from Plex: %d plays added, %d resume points set, %d cleared", report.plays_added,
                      report.resume_set, report.resume_cleared)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Callable, Dict, Optional
 
 from common.errors import CONFIG, SyncError, scope_of
 from common.log import get_logger
@@ -23,10 +23,14 @@ MAX_RETRY_SECONDS = 60.0
 CATCH_UP_SECONDS = 900.0
 log = get_logger("plays.watch")
 
+if TYPE_CHECKING:
+    from plays.importer import ImportReport
+    from plex.notifications import NotificationSocket
+
 
 class PlayWatcher:
-    def __init__(self, connect: Callable[[], Any], sessions: Callable[[], Dict[str, int]],
-                 import_now: Callable[[], Any], wants_account: Callable[[int], bool], *,
+    def __init__(self, connect: Callable[[], "NotificationSocket"], sessions: Callable[[], Dict[str, int]],
+                 import_now: Callable[[], "ImportReport"], wants_account: Callable[[int], bool], *,
                  time_scale: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         """connect() -> an object with events() and close() (plex.notifications.NotificationSocket);
         sessions() -> sessionKey -> account id (GET /status/sessions); import_now() runs one import."""

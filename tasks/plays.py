@@ -46,9 +46,9 @@ def _utc(epoch: float) -> str:
 def watch(ctx: TaskContext, stop: Optional[threading.Event] = None) -> int:
     """`python PlexSync.py watch`: listen to Plex until interrupted (or `stop` is set); one per data dir."""
     from plays.service import WATCH_LOCK_FILE
-    from worker.lock import DrainerLock
+    from worker.lock import ProcessLock
 
-    lock = DrainerLock(ctx.data_dir / WATCH_LOCK_FILE)
+    lock = ProcessLock(ctx.data_dir / WATCH_LOCK_FILE)
     if not lock.acquire():
         ctx.progress(1.0, f"already watching (pid {lock.holder_pid()})")
         return 0

@@ -5,7 +5,8 @@ blocks the next one and no stale-pid guessing is needed. POSIX uses `flock` (tie
 file, so two opens in one process exclude each other too); Windows locks one byte with
 `msvcrt.locking`. Both modules are imported inside functions: a peer plugin that imported
 `fcntl` at module top could not start on Windows. The holder writes its pid into the file so a
-second drainer can say who is running.
+second drainer can say who is running. The same lock (ProcessLock) keeps plays imports and
+watch mode to one process each (plays.lock, watch.lock); DrainerLock is the drainer's use of it.
 """
 from __future__ import annotations
 
@@ -58,8 +59,9 @@ def _unlock(fd: int) -> None:
     fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-class DrainerLock:
-    """The single-drainer lock. `acquire()` never waits; a process holds at most what it acquired."""
+class ProcessLock:
+    """One process at a time holds the lock file `path`. `acquire()` never waits; a process holds
+    at most what it acquired."""
 
     def __init__(self, path: "os.PathLike[str] | str") -> None:
         from pathlib import Path
@@ -114,11 +116,14 @@ class DrainerLock:
             return None
         return int(text) if text.isdigit() else None
 
-    def __enter__(self) -> "DrainerLock":
+    def __enter__(self) -> "ProcessLock":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+DrainerLock = ProcessLock  # the single-drainer lock (LOCK_FILENAME in the data dir)
 
 
 def is_locked(path: "os.PathLike[str] | str") -> bool:

@@ -12,6 +12,7 @@ from plexapi.server import PlexServer
 from devkit.fakes.plex_server import FakePlexServer
 from devkit.fakes.stash_plays import plays_of
 from devkit.fakes.stash_server import FakeStashServer
+from tests.helpers.procs import wait_until
 
 
 @pytest.fixture
@@ -70,7 +71,8 @@ def test_the_websocket_pushes_playing_without_a_user(plex):
     movie = plex.add_movie(1, ["/m/a.mp4"], "A")
     ws = websocket.create_connection(plex.url.replace("http", "ws") + "/:/websockets/notifications"
                                      "?X-Plex-Token=owner-token", timeout=5)
-    try:
+    try:  # the fake subscribes a socket just after its 101 answer: wait for it, or the event goes nowhere
+        wait_until(lambda: plex.plays.websocket_count() == 1, timeout=5, message="the socket to be subscribed")
         plex.plays.timeline(2, movie, 1000, "playing", "tv")
         message = json.loads(ws.recv())["NotificationContainer"]
         assert message["type"] == "playing"

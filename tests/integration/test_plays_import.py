@@ -1,6 +1,7 @@
 """Plays in Plex reach Stash exactly once, through the real CLI process, plexapi and the fakes:
 a movie and an episode finished by the owner and two other accounts, a SIGKILL between the
-Stash write and PlexSync's record, a Plex outage in the middle, re-runs, resume points."""
+Stash write and PlexSync's record, a 5-minute outage of every Plex route in the middle (on the
+drainer's shrunk clock, PLEXSYNC_TIME_SCALE, ending by itself), re-runs, resume points."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,8 @@ from tests.integration.e2e import PLEXSYNC, Fakes
 
 HISTORY = "GET /status/sessions/history/all"
 KID, GUEST = 2, 3
+SCALE = 0.02  # the drainer's clock: 5 minutes in 6 s
+MINUTE = 60 * SCALE
 
 
 def _setup(fakes_factory) -> tuple:
@@ -37,11 +40,11 @@ def _import(fakes: Fakes, *argv: str, **env: str) -> dict:
     return json.loads(done.stdout)
 
 
-def _drainer(fakes: Fakes, **env: str) -> subprocess.Popen:
+def _drainer(fakes: Fakes, scale: float = 0.05, **env: str) -> subprocess.Popen:
     """`python PlexSync.py worker`: the drainer in the foreground (it stays while retries are scheduled)."""
     proc = subprocess.Popen([sys.executable, str(PLEXSYNC), "worker"], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(fakes.work_dir),
-                            env=fakes.cli_env(PLEXSYNC_TIME_SCALE="0.05", **env))
+                            env=fakes.cli_env(PLEXSYNC_TIME_SCALE=str(scale), **env))
     fakes._children.append(proc)
     return proc
 
@@ -81,16 +84,27 @@ def test_views_become_plays_exactly_once_through_a_kill_and_an_outage(fakes_fact
 
     plays.play_to_end(1, rk_movie, client="tv-1")  # a second view by the owner while PlexSync was down
     plays.advance_clock(100)
-    fakes.plex.outage(300, route="/library/sections/{id}/all")  # Plex fails in the middle of the next import
+    # a 5-minute outage of every Plex route, on the drainer's shrunk clock; nobody lifts it
+    fakes.stop_drainer()
+    fakes.configure(plays_accounts="1, kid", import_plays=True)
+    fakes.plex.outage(5 * MINUTE)
     failed = fakes.run_cli("plays", "import", env=fakes.cli_env())
     assert failed.returncode == 1 and "Plex" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
-    fakes.plex.reset()
+    previous = _last_import(fakes)
+    drainer = _drainer(fakes, scale=SCALE)  # starts inside the outage: waits it out, then catches up
+    plays.play_to_end(KID, rk_episode, client="tv-2")  # and a view finished during the outage
+    plays.advance_clock(100)
+    wait_until(lambda: _last_import(fakes) > previous, timeout=5 * MINUTE + 90, interval=0.2,
+               message="the drainer's plays import after the outage")
+    drainer.terminate()
+    assert drainer.wait(60) == 0
+    assert any(entry["status"] == 502 for entry in fakes.plex.request_log())  # the drainer met the outage
 
     first = _import(fakes)
     again = _import(fakes)
     for scene in (movie, episode):
         assert stash_plays.history(scene) == _expected(fakes, scene)
-    assert len(stash_plays.history(movie)) == 3 and len(stash_plays.history(episode)) == 2
+    assert len(stash_plays.history(movie)) == 3 and len(stash_plays.history(episode)) == 3
     assert first["plays_added"] == 0 and again["plays_added"] == 0
 
     fakes.plex.reset_counts()
@@ -166,6 +180,19 @@ def test_the_drainer_catches_up_first_and_a_sigkill_after_the_stash_write_adds_n
     for scene in (movie, episode):
         assert stash_plays.history(scene) == _expected(fakes, scene)
     assert len(stash_plays.history(episode)) == 1  # the guest's view is not a chosen account's
+
+    # nothing new: a drainer run asks Plex's history once, on the connection it holds for its queue,
+    # and writes nothing to Stash (the owner's item state was read less than 15 scaled minutes ago)
+    fakes.plex.reset_counts()
+    writes, previous = stash_plays.mutation_count, _last_import(fakes)
+    drainer = _drainer(fakes)
+    wait_until(lambda: _last_import(fakes) > previous, timeout=60, message="the drainer's plays import")
+    drainer.terminate()
+    assert drainer.wait(60) == 0
+    queue = ("GET /", "GET /library/sections")  # the queue's connection and its index of libraries
+    plays_requests = {k: v for k, v in fakes.plex.counts().items() if k not in queue}
+    assert plays_requests == {HISTORY: 1}, plays_requests
+    assert stash_plays.mutation_count == writes
 
 
 def test_both_ways_three_rounds_change_nothing_after_the_first(fakes_factory):
