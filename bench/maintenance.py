@@ -24,7 +24,7 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.outages import plex_matches_stash, settled  # noqa: E402
+from bench.outages import plex_matches_stash, settled, sync_under_way  # noqa: E402
 from devkit.demo.stage import Stage  # noqa: E402
 from devkit.processes import wait_until  # noqa: E402
 
@@ -51,13 +51,7 @@ def main(argv: List[str]) -> int:
     stage = Stage(args.scenes, args.seed, plex_latency_ms=3.0, settings={"read_timeout": 3, "connect_timeout": 3})
     figures: Dict[str, object] = {"scenes": args.scenes, "maintenance_seconds": args.maintenance_seconds}
     try:
-        stage.start()
-        stage.save_connection()
-        began = time.monotonic()
-        stage.enqueue_all(reason="bench maintenance")
-        stage.start_drainer()
-        wait_until(lambda: len(stage.synced_ids()) >= 100, args.timeout, "100 scenes written")
-        stage.plex.reset_counts()
+        began = sync_under_way(stage, "bench maintenance", args.timeout)
         started = time.monotonic()
         stage.plex.maintenance(args.maintenance_seconds)
         wait_until(lambda: time.monotonic() - started >= args.maintenance_seconds / 2, args.maintenance_seconds,

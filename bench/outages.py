@@ -56,6 +56,19 @@ def plex_matches_stash(stage: Stage) -> int:
     return wrong
 
 
+def sync_under_way(stage: Stage, reason: str, timeout: float) -> float:
+    """Start `stage` and a full sync on it, wait until 100 scenes are written (where a fault
+    begins), and clear the fake Plex's counts from there. Returns when the sync began (monotonic)."""
+    stage.start()
+    stage.save_connection()
+    began = time.monotonic()
+    stage.enqueue_all(reason=reason)
+    stage.start_drainer()
+    wait_until(lambda: len(stage.synced_ids()) >= 100, timeout, "100 scenes written")
+    stage.plex.reset_counts()
+    return began
+
+
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=2000)
@@ -68,13 +81,7 @@ def main(argv: List[str]) -> int:
     stage = Stage(args.scenes, args.seed, plex_latency_ms=3.0, settings={"read_timeout": 3, "connect_timeout": 3})
     figures: dict = {"scenes": args.scenes, "mode": args.mode, "outage_seconds": args.outage_seconds}
     try:
-        stage.start()
-        stage.save_connection()
-        began = time.monotonic()
-        stage.enqueue_all(reason="bench outage")
-        stage.start_drainer()
-        wait_until(lambda: len(stage.synced_ids()) >= 100, args.timeout, "100 scenes written")
-        stage.plex.reset_counts()
+        began = sync_under_way(stage, "bench outage", args.timeout)
         outage_began = time.monotonic()
         stage.plex.outage(args.outage_seconds, mode=args.mode, status=502)
         stage.plex.fail_next(40, status=500, route=ITEM_READ)
