@@ -10,7 +10,7 @@ and their connection failures are `stash/client.py`'s):
 from __future__ import annotations
 
 import re
-from typing import Any, Dict
+from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 import requests
 
@@ -26,6 +26,8 @@ from common.errors import (
 AUTH_HINT = ("the API key or session was refused: run a PlexSync task from Stash once, "
              "or give the API key from Stash Settings → Security")
 SCHEMA_CODES = {"GRAPHQL_VALIDATION_FAILED", "GRAPHQL_PARSE_FAILED"}
+MISSING_SCENE = re.compile(r"scene with id (\d+) not found")
+T = TypeVar("T")
 TRANSIENT_TEXT = re.compile(r"(?i)database is locked|busy|timeout|deadline exceeded|connection reset|try again")
 
 
@@ -35,6 +37,22 @@ class GraphQLFailure(PermanentError):
     def __init__(self, message: str, messages: str) -> None:
         super().__init__(message)
         self.messages = messages
+
+
+def without_missing_scenes(scene_ids: List[int], ask: Callable[[List[int]], T]) -> Optional[T]:
+    """`ask(scene_ids)`, asked again without the ids Stash names as missing: findScenes(ids:) fails
+    the whole request for one deleted scene ("scene with id N not found", SceneStore.FindMany).
+    None when every id was missing."""
+    chunk = list(scene_ids)
+    while chunk:
+        try:
+            return ask(chunk)
+        except GraphQLFailure as exc:
+            gone = {int(n) for n in MISSING_SCENE.findall(exc.messages)} & set(chunk)
+            if not gone:
+                raise
+            chunk = [scene_id for scene_id in chunk if scene_id not in gone]
+    return None
 
 
 def graphql_data(response: requests.Response, operation: str, url: str, graphql_url: str) -> Dict[str, Any]:

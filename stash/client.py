@@ -32,14 +32,13 @@ from common.log import get_logger
 from common.models import MAX_IMAGE_BYTES, Scene
 from common.redact import redact
 from stash import scenes as gql
-from stash.answers import GraphQLFailure, image_bytes
+from stash.answers import image_bytes, without_missing_scenes
 from stash.connection import StashConnection
 from stash.transport import StashTransport
 
 MAX_IDS_PER_REQUEST = 250
 MAX_PAGE_SIZE = 1000  # some Stash versions cap per_page at 1000 without saying so
 _OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(\w+)")
-_MISSING_SCENE = re.compile(r"scene with id (\d+) not found")
 log = get_logger("stash")
 
 
@@ -142,16 +141,7 @@ class StashClient:
         wanted = list(dict.fromkeys(int(scene_id) for scene_id in ids))
         found: Dict[int, Scene] = {}
         for start in range(0, len(wanted), MAX_IDS_PER_REQUEST):
-            chunk = wanted[start:start + MAX_IDS_PER_REQUEST]
-            while chunk:
-                try:
-                    found.update(self._scenes_batch(chunk))
-                    break
-                except GraphQLFailure as exc:
-                    gone = {int(n) for n in _MISSING_SCENE.findall(exc.messages)} & set(chunk)
-                    if not gone:
-                        raise
-                    chunk = [scene_id for scene_id in chunk if scene_id not in gone]
+            found.update(without_missing_scenes(wanted[start:start + MAX_IDS_PER_REQUEST], self._scenes_batch) or {})
         return found
 
     def _scenes_batch(self, chunk: List[int]) -> Dict[int, Scene]:

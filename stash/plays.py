@@ -15,13 +15,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from common.datadir import OWN_RATING_WRITE  # the mark PlexSync's hook knows its own rating writes by
 from common.errors import PermanentError
-from stash.answers import GraphQLFailure
+from stash.answers import without_missing_scenes
 from stash.client import MAX_PAGE_SIZE, StashClient
 
 WRITE_BATCH = 250
 READ_BATCH = 500  # scenes per findScenes(ids:) asking only for play fields (small answers)
 _FRACTION = re.compile(r"\.\d+")
-_MISSING_SCENE = re.compile(r"scene with id (\d+) not found")
 
 SCENE_PLAYS = """
 query PlexSyncScenePlays($ids: [ID!], $filter: FindFilterType) {
@@ -67,18 +66,11 @@ def read_plays(client: StashClient, scene_ids: Sequence[int]) -> Dict[int, Scene
     wanted = list(dict.fromkeys(int(i) for i in scene_ids))
     found: Dict[int, ScenePlays] = {}
     for start in range(0, len(wanted), min(READ_BATCH, MAX_PAGE_SIZE)):
-        chunk = wanted[start:start + min(READ_BATCH, MAX_PAGE_SIZE)]
-        while chunk:
-            try:
-                data = client.transport.graphql(SCENE_PLAYS, {"ids": [str(i) for i in chunk],
-                                                     "filter": {"per_page": len(chunk), "page": 1}})
-                break
-            except GraphQLFailure as exc:
-                gone = {int(n) for n in _MISSING_SCENE.findall(exc.messages)} & set(chunk)
-                if not gone:
-                    raise
-                chunk = [i for i in chunk if i not in gone]
-        else:
+        data = without_missing_scenes(
+            wanted[start:start + min(READ_BATCH, MAX_PAGE_SIZE)],
+            lambda chunk: client.transport.graphql(SCENE_PLAYS, {"ids": [str(i) for i in chunk],
+                                                                 "filter": {"per_page": len(chunk), "page": 1}}))
+        if data is None:
             continue
         for raw in (data.get("findScenes") or {}).get("scenes") or ():
             try:

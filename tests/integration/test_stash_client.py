@@ -10,6 +10,7 @@ from devkit.fakes.world import build_world
 from devkit.shared_data import STASH_SCHEMA
 from stash.client import MAX_IDS_PER_REQUEST, MAX_PAGE_SIZE, StashClient
 from stash.connection import StashConnection, connection_from_server_connection, connection_from_url
+from stash.plays import read_plays
 
 API_KEY = "eyJhbGciOiJIUzI1NiJ9.TEST-API-KEY-0123456789"
 COOKIE = "MTcwMDAwMDAwMHxURVNULUNPT0tJRQ=="
@@ -185,6 +186,15 @@ def test_deleted_scenes_are_missing_from_the_answer(client, open_stash):
     found = client.find_scenes_by_ids([3, 5, 7, 9])
     assert sorted(found) == [3, 7]
     assert open_stash.count(FIND) == 3  # Stash fails the whole batch per missing id
+
+
+def test_play_reads_leave_deleted_scenes_out_as_scene_reads_do(client, open_stash):
+    open_stash.remove_scene(5)
+    open_stash.remove_scene(9)
+    assert sorted(read_plays(client, [3, 5, 7, 9])) == [3, 7]
+    assert read_plays(client, [5, 9]) == {}
+    plays_reads = [e for e in open_stash.graphql_log() if e["operation"] == "PlexSyncScenePlays"]
+    assert len(plays_reads) == 3 + 2  # the whole batch fails once per missing id, as for find_scenes_by_ids
 
 
 def test_no_ids_costs_no_request(client, open_stash):
