@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.outages import plex_matches_stash, settled, sync_under_way  # noqa: E402
+from bench.outages import after_the_fault, settled, sync_under_way  # noqa: E402
 from devkit.demo.stage import Stage  # noqa: E402
 from devkit.processes import wait_until  # noqa: E402
 
@@ -70,16 +69,7 @@ def main(argv: List[str]) -> int:
         figures["seconds_after_maintenance_to_all_synced"] = round(
             time.monotonic() - started - args.maintenance_seconds, 1)
         figures["seconds_total"] = round(time.monotonic() - began, 1)
-        log = (stage.data_dir / "drainer.log").read_text(encoding="utf-8", errors="replace")
-        figures["probes_logged_max"] = max((int(n) for n in re.findall(r"answering since \S+ \((\d+) probes?\)", log)),
-                                           default=0)
-        figures["breaker_openings"] = log.count("probing with backoff")
-        letters = stage.dead_letters(limit=10_000)
-        ambiguous = stage.world.ambiguous_ids
-        figures["dead_letters"] = len(letters)
-        figures["dead_letters_not_ambiguous"] = sum(1 for d in letters if d.scene_id not in ambiguous)
-        figures["matchable"] = len(stage.world.matchable_ids)
-        figures["matchable_differing_from_stash"] = plex_matches_stash(stage)
+        figures.update(after_the_fault(stage))
     finally:
         stage.close()
     if args.json:

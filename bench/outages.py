@@ -19,7 +19,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -69,6 +69,24 @@ def sync_under_way(stage: Stage, reason: str, timeout: float) -> float:
     return began
 
 
+def after_the_fault(stage: Stage) -> Dict[str, int]:
+    """What a fault left once the sync settled: probes and breaker openings in the drainer's log,
+    dead letters (and those not explained by ambiguous matches), scenes Plex still has wrong."""
+    log = (stage.data_dir / "drainer.log").read_text(encoding="utf-8", errors="replace")
+    letters = stage.dead_letters(limit=10_000)
+    ambiguous = stage.world.ambiguous_ids
+    return {
+        "probes_logged_max": max((int(n) for n in re.findall(r"answering since \S+ \((\d+) probes?\)", log)),
+                                 default=0),
+        "breaker_openings": log.count("probing with backoff"),
+        "dead_letters": len(letters),
+        "dead_letters_not_ambiguous": sum(1 for d in letters if d.scene_id not in ambiguous),
+        "ambiguous_scenes": len(ambiguous),
+        "matchable": len(stage.world.matchable_ids),
+        "matchable_differing_from_stash": plex_matches_stash(stage),
+    }
+
+
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=2000)
@@ -96,17 +114,7 @@ def main(argv: List[str]) -> int:
         wait_until(lambda: settled(stage), args.timeout, "every matchable scene synced", interval=0.5)
         figures["seconds_total"] = round(time.monotonic() - began, 1)
         figures["seconds_after_outage_to_all_synced"] = round(time.monotonic() - outage_began - args.outage_seconds, 1)
-        log = (stage.data_dir / "drainer.log").read_text(encoding="utf-8", errors="replace")
-        figures["probes_logged_max"] = max((int(n) for n in re.findall(r"answering since \S+ \((\d+) probes?\)", log)),
-                                           default=0)
-        figures["breaker_openings"] = log.count("probing with backoff")
-        letters = stage.dead_letters(limit=10_000)
-        ambiguous = stage.world.ambiguous_ids
-        figures["dead_letters"] = len(letters)
-        figures["dead_letters_not_ambiguous"] = sum(1 for d in letters if d.scene_id not in ambiguous)
-        figures["ambiguous_scenes"] = len(ambiguous)
-        figures["matchable"] = len(stage.world.matchable_ids)
-        figures["matchable_differing_from_stash"] = plex_matches_stash(stage)
+        figures.update(after_the_fault(stage))
     finally:
         stage.close()
     if args.json:
