@@ -18,6 +18,7 @@ from common.errors import TransientError
 from common.log import get_logger
 from plays.importer import AccountChoice, ImportReport, PlaysImporter, parse_accounts
 from sync_queue.plays_store import PlaysStore
+from worker.options import time_scale
 
 if TYPE_CHECKING:
     import threading
@@ -174,15 +175,6 @@ def run_watch(data_dir: Path, database: "Database", stash_client: "StashClient",
                           import_now, accounts.wants, time_scale=time_scale)
     watcher.run(stop)
     return watcher
-
-
-def time_scale() -> float:
-    """PLEXSYNC_TIME_SCALE (tests shrink every wait with it)."""
-    try:
-        factor = float(os.environ.get("PLEXSYNC_TIME_SCALE", "") or 1.0)
-    except ValueError:
-        return 1.0
-    return factor if factor > 0 else 1.0
 
 
 WATCH_LOCK_FILE = "watch.lock"

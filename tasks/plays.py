@@ -62,7 +62,8 @@ def watch(ctx: TaskContext, stop: Optional[threading.Event] = None) -> int:
 def _listen(ctx: TaskContext, stop: Optional[threading.Event]) -> None:
     import signal
 
-    from plays.service import run_watch, time_scale
+    from plays.service import run_watch
+    from worker.options import time_scale
 
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():

@@ -44,13 +44,19 @@ class WorkerOptions:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "WorkerOptions":
         """The defaults, scaled by PLEXSYNC_TIME_SCALE when set (a number > 0; for tests and benches)."""
-        try:
-            factor = float(env.get(TIME_SCALE_ENV, "") or 1.0)
-        except ValueError:
-            factor = 1.0
-        return cls().scaled(factor) if 0 < factor != 1.0 else cls()
+        factor = time_scale(env)
+        return cls().scaled(factor) if factor != 1.0 else cls()
 
     @property
     def max_ahead(self) -> float:
         """No row may keep the drainer waiting longer than any delay the policy itself can set."""
         return max(86400.0, 2 * max(self.not_in_plex_schedule, default=0.0), 2 * self.backoff_cap_seconds)
+
+
+def time_scale(env: Mapping[str, str] = os.environ) -> float:
+    """PLEXSYNC_TIME_SCALE: the factor every wait is multiplied by (a number > 0; anything else is 1)."""
+    try:
+        factor = float(env.get(TIME_SCALE_ENV, "") or 1.0)
+    except ValueError:
+        return 1.0
+    return factor if factor > 0 else 1.0
