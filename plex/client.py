@@ -13,7 +13,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import plexapi
 import requests
@@ -225,22 +225,28 @@ class PlexClient:
         total = _int(root.get("totalSize")) if root is not None else None
         return Page(files, items, total if total is not None else start + items)
 
-    def collections(self, section_id: int, page_size: int = 1000) -> List[ListedCollection]:
-        """Every collection of a library (GET /library/sections/{id}/collections, paged: Plex answers
-        a listing without X-Plex-Container-Size 400)."""
-        found: List[ListedCollection] = []
+    def listing(self, what: str, path: str, page_size: int) -> Iterator[Any]:
+        """Each page (its XML root) of a paged listing, from the start: Plex answers a listing without
+        X-Plex-Container-Size 400 (REAL-SERVERS P5). Ends at a short page or at Plex's totalSize."""
         start = 0
         while True:
             headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(page_size)}
-            root = self._query(f"listing the collections of library {section_id}",
-                               f"/library/sections/{section_id}/collections", headers=headers)
-            page = [el for el in (root if root is not None else ()) if _int(el.get("ratingKey")) is not None]
-            found += [ListedCollection(int(el.get("ratingKey", "0")), el.get("title", ""),
-                                       _int(el.get("childCount")) or 0, el.get("summary", "")) for el in page]
-            total = _int(root.get("totalSize")) if root is not None else None
-            start += len(page)
-            if not page or total is None or start >= total:
-                return found
+            root = self._query(what, path, headers=headers)
+            if root is None:
+                return
+            yield root
+            start += len(root)
+            total = _int(root.get("totalSize"))
+            if len(root) < page_size or (total is not None and start >= total):
+                return
+
+    def collections(self, section_id: int, page_size: int = 1000) -> List[ListedCollection]:
+        """Every collection of a library (GET /library/sections/{id}/collections)."""
+        return [ListedCollection(int(el.get("ratingKey", "0")), el.get("title", ""), _int(el.get("childCount")) or 0,
+                                 el.get("summary", ""))
+                for root in self.listing(f"listing the collections of library {section_id}",
+                                         f"/library/sections/{section_id}/collections", page_size)
+                for el in root if _int(el.get("ratingKey")) is not None]
 
     def edit_collection_summary(self, section_id: int, rating_key: int, summary: str) -> None:
         """A collection's summary, locked (plexapi's Collection.editSummary: the edit with type=18)."""

@@ -85,31 +85,24 @@ class PlexPlays:
     def history(self, since: Optional[int], account: Optional[int] = None,
                 page_size: int = HISTORY_PAGE, rating_key: Optional[int] = None) -> Iterator[List[HistoryRow]]:
         """Pages of completed views at or after `since` (inclusive), oldest first (of one item: `rating_key`)."""
-        start = 0
-        while True:
-            args: Dict[str, Any] = {"sort": "viewedAt"}
-            if account is not None:
-                args["accountID"] = account
-            if rating_key is not None:
-                args["metadataItemID"] = rating_key
-            query = joinArgs(args)
-            if since is not None:
-                query += f"&viewedAt>={int(since)}"
-            headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(page_size)}
-            root = self.client._query("reading Plex's play history", f"/status/sessions/history/all{query}",
-                                      headers=headers)
+        args: Dict[str, Any] = {"sort": "viewedAt"}
+        if account is not None:
+            args["accountID"] = account
+        if rating_key is not None:
+            args["metadataItemID"] = rating_key
+        query = joinArgs(args)
+        if since is not None:
+            query += f"&viewedAt>={int(since)}"
+        for root in self.client.listing("reading Plex's play history", f"/status/sessions/history/all{query}",
+                                        page_size):
             rows = []
-            for el in root if root is not None else ():
+            for el in root:
                 key, item_key = el.get("historyKey"), _int(el.get("ratingKey"), -1)
                 if not key or item_key < 0:
                     continue
                 rows.append(HistoryRow(key, item_key, _int(el.get("accountID"), -1), _int(el.get("viewedAt")),
                                        _title(el), _int(el.get("librarySectionID"))))
             yield rows
-            total = _int(root.get("totalSize") if root is not None else None, -1)
-            start += len(root) if root is not None else 0
-            if root is None or len(root) < page_size or (0 <= total <= start):
-                return
 
     def accounts(self) -> Dict[int, str]:
         """The server's accounts (owner 1): id -> name."""
@@ -123,21 +116,11 @@ class PlexPlays:
     def viewed_items(self, section: Section, since: int, field: str = "lastViewedAt") -> Iterator[ViewState]:
         """The owner's view state of every item of `section` viewed (or rated: field
         "lastRatedAt") at or after `since`."""
-        start = 0
-        while True:
-            args = {"type": section.search_type}
-            query = joinArgs(args) + f"&{field}>>={max(0, int(since) - 1)}"
-            headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(ITEM_PAGE)}
-            root = self.client._query(f"reading what was watched in {section.title!r}",
-                                      f"/library/sections/{section.key}/all{query}", headers=headers)
-            count = 0
-            for el in root if root is not None else ():
-                count += 1
+        query = joinArgs({"type": section.search_type}) + f"&{field}>>={max(0, int(since) - 1)}"
+        for root in self.client.listing(f"reading what was watched in {section.title!r}",
+                                        f"/library/sections/{section.key}/all{query}", ITEM_PAGE):
+            for el in root:
                 yield _view_state(el)
-            start += count
-            total = _int(root.get("totalSize") if root is not None else None, -1)
-            if count < ITEM_PAGE or (0 <= total <= start):
-                return
 
     def view_states(self, rating_keys: List[int]) -> Dict[int, ViewState]:
         """The owner's view state of these items (BATCH_KEYS a request)."""
