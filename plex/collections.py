@@ -110,11 +110,6 @@ class CollectionKeeper:
                     "WHERE section_id = ? AND name_key = ?",
                     [(url, summary or None, section_id, _key(name)) for name, (url, summary) in art.items()])
 
-    def owned(self, section_id: int) -> List[str]:
-        """The names of the collections PlexSync made in a library (explain, tests)."""
-        return [row[0] for row in self._db.query(
-            "SELECT name FROM plex_collections WHERE section_id = ? ORDER BY name_key", (section_id,))]
-
     # -- once per batch --------------------------------------------------------------------------
     def settle(self) -> None:
         """Delete PlexSync's emptied collections and send changed posters and summaries: one listing
@@ -155,11 +150,11 @@ class CollectionKeeper:
                 continue
             if summary_wanted is not None and summary_sent != summary_wanted:
                 self._client.edit_collection_summary(section_id, found.rating_key, summary_wanted)
-                self._update(section_id, name_key, "summary_sent", summary_wanted)
+                self._update(section_id, name_key, summary_sent=summary_wanted)
             if poster_wanted != poster_sent:
                 self._send_poster(section_id, found, poster_wanted, sent_digest)
             if check_empty:
-                self._update(section_id, name_key, "check_empty", 0)
+                self._update(section_id, name_key, check_empty=0)
 
     def _send_poster(self, section_id: int, found: ListedCollection, url: str, sent_digest: str) -> None:
         """Upload the image at `url` unless Plex has it already (Stash's URL changes with every
@@ -171,13 +166,14 @@ class CollectionKeeper:
                 digest = hashlib.sha256(data).hexdigest()
                 if digest != sent_digest:
                     self._client.upload_image(found.rating_key, "poster", data)
-        self._update(section_id, _key(found.title), "poster_sent", url)
-        self._update(section_id, _key(found.title), "poster_digest", digest or sent_digest)
+        self._update(section_id, _key(found.title), poster_sent=url, poster_digest=digest or sent_digest)
 
-    def _update(self, section_id: int, name_key: str, column: str, value: Any) -> None:
+    def _update(self, section_id: int, name_key: str, **values: Any) -> None:
+        """Set these columns (names from this module only) of one collection's row, in one statement."""
+        assignments = ", ".join(f"{column} = ?" for column in values)
         with self._db.transaction() as connection:
-            connection.execute(f"UPDATE plex_collections SET {column} = ? WHERE section_id = ? AND name_key = ?",
-                               (value, section_id, name_key))
+            connection.execute(f"UPDATE plex_collections SET {assignments} WHERE section_id = ? AND name_key = ?",
+                               (*values.values(), section_id, name_key))
 
     def _forget(self, section_id: int, name_key: str) -> None:
         with self._db.transaction() as connection:
