@@ -79,6 +79,10 @@ class StashGateway:
         return resumed(self.client)
 
 
+class ImportBusy(TransientError):
+    """Another process holds the plays lock (its import reads the same history: nothing is missed)."""
+
+
 def _fault() -> None:
     if os.environ.get(FAULT_ENV) == "kill-after-stash-write":
         log.warning("test fault point: killing this process after writing plays to Stash")
@@ -149,7 +153,7 @@ def import_plays(data_dir: Path, database: "Database", stash_client: "StashClien
         return both_ways()
     lock = ProcessLock(Path(data_dir) / LOCK_FILE)
     if not lock.acquire_within(lock_wait):
-        raise TransientError(f"another plays import is running (pid {lock.holder_pid()}); try again later")
+        raise ImportBusy(f"another plays import is running (pid {lock.holder_pid()}); try again later")
     try:
         return both_ways()
     finally:
@@ -183,36 +187,40 @@ WATCH_LOCK_FILE = "watch.lock"
 def drainer_catch_up(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
                      plex_client: "PlexClient") -> None:
     """What a drainer run does for plays before its queue: import what is new (import_plays on),
-    and make sure a watch process listens (watch_plays on). Never fails the drainer."""
-    from common.errors import SyncError
+    and make sure a watch process listens (watch_plays on). Only Plex or Stash going down fails
+    it (the drainer then waits for that server and runs this again); anything else is logged."""
+    from common.errors import PLEX, STASH, SyncError, scope_of
 
     if settings.watch_plays:
         _ensure_watching(Path(data_dir))
     if not settings.import_plays:
         return
     try:
-        # a run in progress elsewhere (watch mode, a task) catches up for us: the queue does not wait
         # on the connection the drainer holds for its queue (no second GET /): nothing new costs one request
         report = import_plays(data_dir, database, stash_client, settings, plex_client, lock_wait=0.5,
                               state_every=DRAINER_STATE_EVERY * time_scale())
         if report.plays_added or report.resume_set or report.resume_cleared:
             log.info("plays from Plex: %d plays added, %d resume points set, %d cleared", report.plays_added,
                      report.resume_set, report.resume_cleared)
+    except ImportBusy as exc:  # a run in progress elsewhere (watch mode, a task) catches up for us
+        log.info("plays from Plex: %s", exc)
     except SyncError as exc:
+        if scope_of(exc) in (PLEX, STASH):
+            # a server went down, maybe half way: the drainer waits for it (worker.processor_slot) and
+            # builds again, which runs this again; the watermark keeps what was done
+            raise
         log.warning("plays from Plex not imported this time (the next run retries): %s", exc)
 
 
 def _ensure_watching(data_dir: Path) -> None:
     """Start `PlexSync.py watch` detached unless one holds the watch lock."""
-    import sys
-
-    from worker.launcher import start_drainer
+    from worker.launcher import drainer_command, start_detached
     from worker.lock import is_locked
 
     if is_locked(data_dir / WATCH_LOCK_FILE):
         return
     plugin_dir = Path(__file__).resolve().parent.parent
-    start_drainer(data_dir, plugin_dir, argv=[sys.executable, str(plugin_dir / "PlexSync.py"), "watch"])
+    start_detached(data_dir, plugin_dir, drainer_command(plugin_dir, "watch"))
 
 
 def scene_play_lines(database: "Database", scene_id: int, plex_views: List["HistoryRow"],

@@ -180,20 +180,27 @@ class PlexClient:
             server = PlexServer(settings.plex_url, settings.plex_token, session=session, timeout=timeout)
         return cls(server, settings)
 
-    def _query(self, what: str, key: str, method: str = "get", fields: Tuple[str, ...] = (), **kwargs: Any) -> Any:
+    def query(self, what: str, key: str, method: str = "get", fields: Tuple[str, ...] = (), **kwargs: Any) -> Any:
+        """`key`'s XML root (None for an empty answer), or a classified error naming `what`."""
         call = getattr(self._server._session, method)
         with classified(what, self._secrets, fields):
             return self._server.query(key, method=call, **kwargs)
 
+    def notification_target(self) -> Tuple[str, str]:
+        """The websocket URL of Plex's notifications, and the token to send as a header (never in the URL)."""
+        base = self._server._baseurl.rstrip("/")
+        scheme = "wss" if base.startswith("https") else "ws"
+        return f"{scheme}{base[base.index(':'):]}/:/websockets/notifications", self._server._token
+
     def probe(self) -> None:
-        self._query("checking Plex", "/")
+        self.query("checking Plex", "/")
 
     def identity(self) -> None:
         """GET /identity: the cheapest request Plex answers (no library, no database)."""
-        self._query("probing Plex", "/identity")
+        self.query("probing Plex", "/identity")
 
     def sections(self) -> List[Section]:
-        root = self._query("listing Plex libraries", "/library/sections")
+        root = self.query("listing Plex libraries", "/library/sections")
         found = []
         for el in root if root is not None else ():
             if el.tag != "Directory" or _int(el.get("key")) is None:
@@ -209,7 +216,7 @@ class PlexClient:
         if newest_first:
             args["sort"] = "addedAt:desc"
         headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)}
-        root = self._query(f"listing library {section.title!r}", f"/library/sections/{section.key}/all{joinArgs(args)}",
+        root = self.query(f"listing library {section.title!r}", f"/library/sections/{section.key}/all{joinArgs(args)}",
                            headers=headers)
         files: List[ListedFile] = []
         items = 0
@@ -231,7 +238,7 @@ class PlexClient:
         start = 0
         while True:
             headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(page_size)}
-            root = self._query(what, path, headers=headers)
+            root = self.query(what, path, headers=headers)
             if root is None:
                 return
             yield root
@@ -251,15 +258,15 @@ class PlexClient:
     def edit_collection_summary(self, section_id: int, rating_key: int, summary: str) -> None:
         """A collection's summary, locked (plexapi's Collection.editSummary: the edit with type=18)."""
         args = {"type": 18, "id": rating_key, "summary.value": summary, "summary.locked": 1}
-        self._query(f"editing the summary of Plex collection {rating_key}",
+        self.query(f"editing the summary of Plex collection {rating_key}",
                     f"/library/sections/{section_id}/all{joinArgs(args)}", method="put", fields=("summary",))
 
     def delete_collection(self, rating_key: int) -> None:
         """Delete a collection object (plexapi's Collection.delete); its items stay."""
-        self._query(f"deleting Plex collection {rating_key}", f"/library/collections/{rating_key}", method="delete")
+        self.query(f"deleting Plex collection {rating_key}", f"/library/collections/{rating_key}", method="delete")
 
     def item(self, rating_key: int) -> ItemState:
-        root = self._query(f"reading Plex item {rating_key}", f"/library/metadata/{rating_key}")
+        root = self.query(f"reading Plex item {rating_key}", f"/library/metadata/{rating_key}")
         with classified(f"reading Plex item {rating_key}", self._secrets):
             return parse_item(root, rating_key)
 
@@ -270,7 +277,7 @@ class PlexClient:
         """
         keys = ",".join(str(key) for key in rating_keys)
         what = f"reading {len(rating_keys)} Plex items"
-        root = self._query(what, f"/library/metadata/{keys}")
+        root = self.query(what, f"/library/metadata/{keys}")
         found: Dict[int, ItemState] = {}
         with classified(what, self._secrets):
             for video in root if root is not None else ():
@@ -288,17 +295,17 @@ class PlexClient:
             raise PermanentError(f"refused to edit Plex without an item id ({item.rating_key!r}): "
                                  "it would change every item of the library")
         args = dict(params, type=item.type_number, id=item.rating_key)
-        self._query(f"editing Plex item {item.rating_key}", f"/library/sections/{item.section_id}/all{joinArgs(args)}",
+        self.query(f"editing Plex item {item.rating_key}", f"/library/sections/{item.section_id}/all{joinArgs(args)}",
                     method="put", fields=fields)
 
     def upload_image(self, rating_key: int, kind: str, data: bytes) -> None:
         """Upload image bytes as the poster or background art (Plex never has to reach Stash)."""
-        self._query(f"uploading the {kind} of Plex item {rating_key}",
+        self.query(f"uploading the {kind} of Plex item {rating_key}",
                     f"/library/metadata/{rating_key}/{IMAGE_ROUTES[kind]}", method="post", data=data)
 
     def scan(self, section: Section, folder: str) -> None:
         """Ask Plex to scan one folder of a library (plexapi's LibrarySection.update(path=...))."""
-        self._query(f"asking library {section.title!r} to scan a folder",
+        self.query(f"asking library {section.title!r} to scan a folder",
                     f"/library/sections/{section.key}/refresh{joinArgs({'path': folder})}")
 
     def close(self) -> None:

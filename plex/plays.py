@@ -106,7 +106,7 @@ class PlexPlays:
 
     def accounts(self) -> Dict[int, str]:
         """The server's accounts (owner 1): id -> name."""
-        root = self.client._query("listing Plex accounts", "/accounts")
+        root = self.client.query("listing Plex accounts", "/accounts")
         return {_int(el.get("id"), -1): el.get("name", "") for el in (root if root is not None else ())
                 if el.tag == "Account" and _int(el.get("id"), -1) > 0}
 
@@ -127,7 +127,7 @@ class PlexPlays:
         found: Dict[int, ViewState] = {}
         for batch in key_batches(sorted(set(rating_keys))):
             keys = ",".join(str(key) for key in batch)
-            root = self.client._query(f"reading the view state of {len(batch)} Plex items", f"/library/metadata/{keys}")
+            root = self.client.query(f"reading the view state of {len(batch)} Plex items", f"/library/metadata/{keys}")
             for el in root if root is not None else ():
                 state = _view_state(el)
                 found[state.rating_key] = state
@@ -135,7 +135,7 @@ class PlexPlays:
 
     def sessions(self) -> List[PlaySession]:
         """Playbacks now (admin only), with the account of each."""
-        root = self.client._query("reading Plex's sessions", "/status/sessions")
+        root = self.client.query("reading Plex's sessions", "/status/sessions")
         found = []
         for el in root if root is not None else ():
             user = el.find("User")
@@ -148,16 +148,13 @@ class PlexPlays:
 
     # -- the owner's state, written back (opt-in) ---------------------------------------------------
     def mark_played(self, rating_key: int) -> None:
-        self.client._query(f"marking Plex item {rating_key} played",
-                           f"/:/scrobble?key={rating_key}&identifier={IDENTIFIER}")
+        self.client.query(f"marking Plex item {rating_key} played",
+                          f"/:/scrobble?key={rating_key}&identifier={IDENTIFIER}")
 
     def set_progress(self, rating_key: int, offset_ms: int) -> None:
         """The owner's resume point (Plex ignores 0: use mark_played or leave it)."""
-        self.client._query(f"setting the resume point of Plex item {rating_key}",
-                           f"/:/progress?key={rating_key}&identifier={IDENTIFIER}&time={int(offset_ms)}&state=stopped")
+        self.client.query(f"setting the resume point of Plex item {rating_key}",
+                          f"/:/progress?key={rating_key}&identifier={IDENTIFIER}&time={int(offset_ms)}&state=stopped")
 
     def notification_target(self) -> Tuple[str, str]:
-        """The websocket URL of Plex's notifications, and the token to send as a header."""
-        base = self.client._server._baseurl.rstrip("/")
-        scheme = "wss" if base.startswith("https") else "ws"
-        return f"{scheme}{base[base.index(':'):]}/:/websockets/notifications", self.client._server._token
+        return self.client.notification_target()

@@ -1,4 +1,4 @@
-"""Starts the drainer from a hook or task without making Stash wait for it.
+"""Starts the drainer (and watch mode) from a hook or task without making Stash wait for it.
 
 Stash reads a hook's stdout to EOF before it answers the user's save, so a child that inherits
 stdout would hold the save until the child exits. The drainer is therefore started with every
@@ -29,8 +29,8 @@ def drainer_running(data_dir: "os.PathLike[str] | str") -> bool:
     return is_locked(os.path.join(os.fspath(data_dir), LOCK_FILENAME))
 
 
-def drainer_command(plugin_dir: "os.PathLike[str] | str") -> List[str]:
-    return [sys.executable, os.path.join(os.fspath(plugin_dir), "PlexSync.py"), "worker"]
+def drainer_command(plugin_dir: "os.PathLike[str] | str", command: str = "worker") -> List[str]:
+    return [sys.executable, os.path.join(os.fspath(plugin_dir), "PlexSync.py"), command]
 
 
 def start_drainer(data_dir: "os.PathLike[str] | str", plugin_dir: "os.PathLike[str] | str",
@@ -40,6 +40,12 @@ def start_drainer(data_dir: "os.PathLike[str] | str", plugin_dir: "os.PathLike[s
     `argv` replaces the command (tests). If a drainer is already running, the new one sees the
     lock and exits straight away, so a spare start costs one short-lived process, nothing more.
     """
+    return start_detached(data_dir, plugin_dir, argv if argv is not None else drainer_command(plugin_dir))
+
+
+def start_detached(data_dir: "os.PathLike[str] | str", plugin_dir: "os.PathLike[str] | str",
+                   argv: Sequence[str]) -> int:
+    """Start `argv` (a `PlexSync.py` command: drainer_command) detached, as the drainer is; its pid."""
     import subprocess
 
     env = dict(os.environ)
@@ -49,10 +55,9 @@ def start_drainer(data_dir: "os.PathLike[str] | str", plugin_dir: "os.PathLike[s
         options["creationflags"] = _DETACHED_PROCESS | _CREATE_NEW_PROCESS_GROUP | _CREATE_NO_WINDOW
     else:
         options["start_new_session"] = True
-    process = subprocess.Popen(
-        list(argv) if argv is not None else drainer_command(plugin_dir),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        close_fds=True, cwd=os.fspath(plugin_dir), env=env, **options)
+    process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, close_fds=True, cwd=os.fspath(plugin_dir), env=env,
+                               **options)
     return process.pid
 
 

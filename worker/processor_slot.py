@@ -2,7 +2,9 @@
 
 A configuration error pauses the drainer: the processor is closed and built again from the
 settings (they may have been fixed) after `pause_seconds`; the jobs stay queued. A factory that
-fails because a server is down opens that server's breaker instead: building again is its probe.
+fails because a server is down opens that server's breaker instead: building again is its probe
+(and, as a build can do work of its own, the drainer waits for it even with nothing queued:
+SyncWorker.should_exit).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class ProcessorSlot:
         self.secrets: Tuple[str, ...] = ()
         self.paused_until: Optional[float] = None
         self.paused_since: Optional[float] = None  # when the current run of pauses began
+        self.waiting_since: Optional[float] = None  # when building began to fail on a server that is down
         self._paused_at: Optional[float] = None  # when the latest pause began
         self._pause_message: Optional[str] = None
 
@@ -48,6 +51,7 @@ class ProcessorSlot:
                 self.pause(exc, now)
             return False
         self.processor = ready.processor
+        self.waiting_since = None
         ready.processor.use_breakers(self.breakers)
         for scope, breaker in self.breakers.by_scope.items():
             if breaker.record_success():
@@ -64,6 +68,7 @@ class ProcessorSlot:
         """Open `scope`'s breaker at once: no processor, so no request but the next build."""
         breaker = self.breakers.by_scope[scope]
         was_open = breaker.is_open
+        self.waiting_since = self.waiting_since if self.waiting_since is not None else now
         while not breaker.record_failure(now, error):
             pass
         self.report.breaker(now, scope, was_open)

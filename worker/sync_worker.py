@@ -110,13 +110,18 @@ class SyncWorker:
 
     def should_exit(self, now: float) -> Optional[str]:
         """"idle" when nothing waits (not even a scheduled retry) and nothing happened for
-        `idle_exit_seconds`; "paused" after `paused_exit_seconds` of configuration pause."""
+        `idle_exit_seconds`; "paused" after `paused_exit_seconds` of configuration pause. A build
+        that failed on a server that is down waits too, for up to `paused_exit_seconds`, even with
+        nothing queued: building does the run's own work first (entry.wiring: the plays catch-up)."""
         opts = self.options
         if self.slot.paused_since is not None and now - self.slot.paused_since >= opts.paused_exit_seconds:
             return "paused"
         if len(self.index) or self._last_activity is None or now - self._last_activity < opts.idle_exit_seconds:
             return None
         if self.queue.waiting_count() == 0 and self.scheduler.waiting() == 0:
+            waiting = self.slot.waiting_since if self.slot.processor is None else None
+            if waiting is not None and now - waiting < opts.paused_exit_seconds:
+                return None
             return "idle"
         self.index.reset()  # rows this index never saw: read the table again from the start
         return None

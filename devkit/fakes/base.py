@@ -22,6 +22,9 @@ Server side (subclass `FakeHTTPServer`):
         # dropped ("hang"); mode "refuse" takes the server down for `seconds`. Faults queued
         # with *_next wait behind an outage and apply after it. Requests it faulted are
         # counted under "outage" (exactly: what reached the server during the outage).
+    srv.outage_after("GET /status/sessions/history/all", seconds, **outage)
+        # the same outage, beginning the moment a request counted under that key has been
+        # answered with a 2xx: a fault that strikes in the middle of a client's run, not before it
     fail_next/drop_next/hang_next(..., where={"id": "12"})  # only requests with that query
         # argument (or path parameter, e.g. "ids") equal to the value
     srv.idle_timeout = 20.0   # close a keep-alive connection idle that long (None: never), as real
@@ -142,6 +145,7 @@ class FakeHTTPServer:
         self._controls: dict[str, Callable[[dict], Any]] = {}
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
+        self._outage_triggers: list[tuple[str, float, dict]] = []
         self._latency = 0.0
         self._counts: dict[str, int] = {}
         self._log: list[dict] = []
@@ -228,6 +232,21 @@ class FakeHTTPServer:
         with self._lock:
             self._faults.insert(0, fault)
 
+    def outage_after(self, route_key: str, seconds: float, **outage: Any) -> None:
+        """`outage(seconds, **outage)`, beginning once a request counted under `route_key` ("GET
+        /pattern", or a key of extra_count_keys) has been answered 2xx (the first such answer starts it)."""
+        with self._lock:
+            self._outage_triggers.append((route_key, seconds, outage))
+
+    def _trigger_outage(self, keys: list[str], status: int) -> None:
+        if not 200 <= status < 300:
+            return
+        with self._lock:
+            due = [t for t in self._outage_triggers if t[0] in keys]
+            self._outage_triggers = [t for t in self._outage_triggers if t[0] not in keys]
+        for _, seconds, outage in due:
+            self.outage(seconds, **outage)
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
@@ -258,6 +277,7 @@ class FakeHTTPServer:
         self.reset_counts()
         with self._lock:
             self._faults.clear()
+            self._outage_triggers.clear()
         self._latency = 0.0
 
     def _add_fault(self, fault: _Fault) -> None:
@@ -289,6 +309,8 @@ class FakeHTTPServer:
             self._log.append({"method": req.method, "path": req.path, "query": req.query, "route": key,
                               "status": response.status if response else 0,
                               "elapsed_ms": (time.monotonic() - started) * 1000.0})
+        if self._outage_triggers:
+            self._trigger_outage(counted, response.status if response else 0)
         return response
 
     def _match(self, method: str, path: str) -> tuple[str, Optional[Callable], dict[str, str]]:

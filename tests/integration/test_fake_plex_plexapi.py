@@ -266,6 +266,22 @@ def test_fault_injection_surfaces_as_client_errors(plex: FakePlexServer) -> None
     assert server.fetchItem(key).title == "Faults"
 
 
+def test_an_outage_can_begin_once_a_route_has_answered(plex: FakePlexServer) -> None:
+    key = plex.add_movie(1, ["/data/videos/o.mp4"], "Outage")
+    server = connect(plex)
+    plex.outage_after("GET /library/metadata/{ids}", 30.0)
+    plex.fail_next(1, status=500, route="/library/metadata/{ids}")
+    with pytest.raises(BadRequest, match="500"):  # a failed answer does not start it
+        server.fetchItem(key)
+    assert plex.count("outage") == 0
+    assert server.fetchItem(key).title == "Outage"  # this answer starts it
+    with pytest.raises(BadRequest, match="502"):
+        server.fetchItem(key)
+    assert plex.count("outage") == 1
+    plex.reset()
+    assert server.fetchItem(key).title == "Outage"
+
+
 def test_hang_times_the_client_out_and_the_edit_lands_late(plex: FakePlexServer) -> None:
     key = plex.add_movie(1, ["/data/videos/h.mp4"], "Hang")
     impatient = connect(plex, timeout=0.5)

@@ -1,7 +1,8 @@
 """Plays in Plex reach Stash exactly once, through the real CLI process, plexapi and the fakes:
-a movie and an episode finished by the owner and two other accounts, a SIGKILL between the
-Stash write and PlexSync's record, a 5-minute outage of every Plex route in the middle (on the
-drainer's shrunk clock, PLEXSYNC_TIME_SCALE, ending by itself), re-runs, resume points."""
+a movie and an episode finished by the owner and two other accounts, a SIGKILL of the drainer
+between the Stash write and PlexSync's record, a 5-minute outage of every Plex route that begins
+in the middle of a drainer's import (on the drainer's shrunk clock, PLEXSYNC_TIME_SCALE, ending
+by itself), re-runs, resume points."""
 from __future__ import annotations
 
 import json
@@ -66,6 +67,7 @@ def _expected(fakes: Fakes, scene: int) -> list:
 
 def test_views_become_plays_exactly_once_through_a_kill_and_an_outage(fakes_factory):
     fakes, movies, episodes = _setup(fakes_factory)
+    fakes.stop_drainer()
     movie, episode = movies[0], episodes[0]
     plays = fakes.plex.plays
     rk_movie, rk_episode = fakes.rating_keys[movie][0], fakes.rating_keys[episode][0]
@@ -78,27 +80,34 @@ def test_views_become_plays_exactly_once_through_a_kill_and_an_outage(fakes_fact
     stash_plays = plays_of(fakes.stash.store)
     assert stash_plays.mutation_count == 0  # the preview wrote nothing
 
-    killed = fakes.run_cli("plays", "import", env=fakes.cli_env(PLEXSYNC_PLAYS_FAULT="kill-after-stash-write"))
-    assert killed.returncode == -signal.SIGKILL
+    # the drainer, killed between its Stash write and its record of it
+    fakes.configure(plays_accounts="1, kid", import_plays=True)
+    killed = _drainer(fakes, PLEXSYNC_PLAYS_FAULT="kill-after-stash-write")
+    assert killed.wait(60) == -signal.SIGKILL
     assert stash_plays.history(movie) == _expected(fakes, movie)  # written, but never recorded
 
+    # the next drainer run meets a 5-minute outage of every Plex route (on its shrunk clock, ending by
+    # itself) in the middle of its import: it begins once Plex has answered the history request
     plays.play_to_end(1, rk_movie, client="tv-1")  # a second view by the owner while PlexSync was down
     plays.advance_clock(100)
-    # a 5-minute outage of every Plex route, on the drainer's shrunk clock; nobody lifts it
-    fakes.stop_drainer()
-    fakes.configure(plays_accounts="1, kid", import_plays=True)
-    fakes.plex.outage(5 * MINUTE)
-    failed = fakes.run_cli("plays", "import", env=fakes.cli_env())
-    assert failed.returncode == 1 and "Plex" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+    fakes.plex.reset_counts()
+    fakes.plex.outage_after(HISTORY, 5 * MINUTE)
     previous = _last_import(fakes)
-    drainer = _drainer(fakes, scale=SCALE)  # starts inside the outage: waits it out, then catches up
+    drainer = _drainer(fakes, scale=SCALE)
+    wait_until(lambda: fakes.plex.count("outage") > 0, timeout=60, message="the outage, begun by the import")
+    assert stash_plays.history(movie) == _expected(fakes, movie)  # the import's first half landed
+    failed = fakes.run_cli("plays", "import", env=fakes.cli_env())  # a run by hand now: one clear line
+    assert failed.returncode == 1 and "Plex" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
     plays.play_to_end(KID, rk_episode, client="tv-2")  # and a view finished during the outage
     plays.advance_clock(100)
+    assert _last_import(fakes) == previous
     wait_until(lambda: _last_import(fakes) > previous, timeout=5 * MINUTE + 90, interval=0.2,
                message="the drainer's plays import after the outage")
     drainer.terminate()
     assert drainer.wait(60) == 0
-    assert any(entry["status"] == 502 for entry in fakes.plex.request_log())  # the drainer met the outage
+    log = fakes.plex.request_log()
+    first_history = next(i for i, entry in enumerate(log) if entry["route"] == HISTORY)
+    assert log[first_history]["status"] == 200 and log[first_history + 1]["status"] == 502  # cut in the middle
 
     first = _import(fakes)
     again = _import(fakes)
@@ -117,6 +126,31 @@ def test_views_become_plays_exactly_once_through_a_kill_and_an_outage(fakes_fact
     assert explained.returncode == 0, explained.stderr
     assert "plays in Plex: 4" in explained.stdout and "plays in Stash: 3" in explained.stdout
     assert "plays PlexSync brought from Plex: 3" in explained.stdout
+
+
+def test_a_stash_outage_between_reading_and_writing_plays_is_waited_out_and_adds_each_play_once(fakes_factory):
+    fakes, movies, _ = _setup(fakes_factory)
+    fakes.stop_drainer()
+    scenes = movies[12:14]
+    for scene in scenes:
+        fakes.plex.plays.play_to_end(1, fakes.rating_keys[scene][0])
+        fakes.plex.plays.advance_clock(60)
+    fakes.configure(plays_accounts="", import_plays=True)
+    fakes.stash.reset_counts()
+    # 5 minutes of 502 from Stash, from the moment it has answered the import's read of play history
+    fakes.stash.outage_after("POST /graphql PlexSyncScenePlays", 5 * MINUTE)
+    previous = _last_import(fakes)
+    drainer = _drainer(fakes, scale=SCALE)
+    wait_until(lambda: _last_import(fakes) > previous, timeout=5 * MINUTE + 90, interval=0.2,
+               message="the drainer's plays import after Stash's outage")
+    drainer.terminate()
+    assert drainer.wait(60) == 0
+    sent = fakes.stash.count("POST /graphql PlexSyncAddPlays")  # refused ones too
+    landed = [entry for entry in fakes.stash.graphql_log() if entry["operation"] == "PlexSyncAddPlays"]
+    assert fakes.stash.count("outage") > 0 and sent >= 2 and len(landed) == 1  # refused, then written once
+    stash_plays = plays_of(fakes.stash.store)
+    for scene in scenes:
+        assert len(stash_plays.history(scene)) == 1 and stash_plays.history(scene) == _expected(fakes, scene)
 
 
 def test_half_watched_sets_the_resume_point_and_finishing_clears_it(fakes_factory):

@@ -360,6 +360,38 @@ def test_paused_too_long_exits(stores, processor):
     assert stores.jobs.waiting_count() == 1
 
 
+def test_a_run_that_could_not_reach_a_server_waits_for_it_then_builds_even_with_nothing_queued(stores, processor):
+    """Building does the run's own work first (the plays catch-up): a server down, even half way
+    through that, keeps an empty drainer probing until the build succeeds, for `paused_exit_seconds`."""
+    attempts = []
+
+    def factory():
+        attempts.append(1)
+        if len(attempts) < 4:
+            raise PlexUnreachable("502 Bad Gateway, half way through the plays import")
+        return ReadyProcessor(processor)
+
+    worker = make_worker(stores, processor, factory=factory, idle_exit_seconds=60.0, paused_exit_seconds=3600.0,
+                         probe_base_seconds=30.0, probe_cap_seconds=60.0)
+    now = drive(worker, T0, T0 + 61)
+    assert worker.slot.processor is None and worker.should_exit(now) is None  # an empty queue, yet it waits
+    drive(worker, now, T0 + 600)
+    assert len(attempts) == 4 and worker.slot.processor is not None
+    assert worker.should_exit(worker._last_activity + 60) == "idle"  # noqa: SLF001
+
+
+def test_a_server_down_past_the_limit_ends_an_empty_run_but_never_one_with_jobs(stores, processor):
+    def factory():
+        raise PlexUnreachable("Plex answered 503 Maintenance")
+
+    worker = make_worker(stores, processor, factory=factory, paused_exit_seconds=100.0, probe_cap_seconds=10.0)
+    drive(worker, T0, T0 + 99)
+    assert worker.should_exit(T0 + 99) is None and worker.should_exit(T0 + 100) == "idle"
+    put(stores, 1, T0 + 100)
+    drive(worker, T0 + 100, T0 + 500)
+    assert worker.should_exit(T0 + 500) is None  # a queued job waits for Plex however long it takes
+
+
 def test_run_in_a_thread_drains_and_exits_when_idle(stores, processor):
     for scene_id in range(1, 21):
         put(stores, scene_id, 0.0)
