@@ -187,29 +187,53 @@ WATCH_LOCK_FILE = "watch.lock"
 def drainer_catch_up(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
                      plex_client: "PlexClient") -> None:
     """What a drainer run does for plays before its queue: import what is new (import_plays on),
-    and make sure a watch process listens (watch_plays on). Only Plex or Stash going down fails
+    and make sure a watch process listens (watch_plays on). Only Plex or Stash being down fails
     it (the drainer then waits for that server and runs this again); anything else is logged."""
-    from common.errors import PLEX, STASH, SyncError, scope_of
-
     if settings.watch_plays:
         _ensure_watching(Path(data_dir))
     if not settings.import_plays:
         return
+    for last_try in (False, True):
+        if _catch_up_once(data_dir, database, stash_client, settings, plex_client, last_try):
+            return
+
+
+def _catch_up_once(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
+                   plex_client: "PlexClient", last_try: bool) -> bool:
+    """One import for the drainer; False when it is worth one more try at once.
+
+    A server-wide failure (Plex or Stash not answering, maybe half way through) is raised when the
+    server's probe fails too: it is down, and the drainer waits for it (worker.processor_slot) and
+    builds again, which runs this again; the watermark keeps what was done. When the probe answers,
+    the failure was a blip (tried once more) or this import's own (a proxy refusing only the history
+    path): logged, and the queue goes on, so plays can never hold metadata back."""
+    from common.errors import PLEX, STASH, SyncError, scope_of
+
     try:
         # on the connection the drainer holds for its queue (no second GET /): nothing new costs one request
         report = import_plays(data_dir, database, stash_client, settings, plex_client, lock_wait=0.5,
                               state_every=DRAINER_STATE_EVERY * time_scale())
-        if report.plays_added or report.resume_set or report.resume_cleared:
-            log.info("plays from Plex: %d plays added, %d resume points set, %d cleared", report.plays_added,
-                     report.resume_set, report.resume_cleared)
     except ImportBusy as exc:  # a run in progress elsewhere (watch mode, a task) catches up for us
         log.info("plays from Plex: %s", exc)
+        return True
     except SyncError as exc:
-        if scope_of(exc) in (PLEX, STASH):
-            # a server went down, maybe half way: the drainer waits for it (worker.processor_slot) and
-            # builds again, which runs this again; the watermark keeps what was done
-            raise
+        scope = scope_of(exc)
+        if scope in (PLEX, STASH):
+            try:
+                if scope == PLEX:
+                    plex_client.identity()
+                else:
+                    stash_client.version()
+            except SyncError:
+                raise exc from None
+            if not last_try:
+                return False
         log.warning("plays from Plex not imported this time (the next run retries): %s", exc)
+        return True
+    if report.plays_added or report.resume_set or report.resume_cleared:
+        log.info("plays from Plex: %d plays added, %d resume points set, %d cleared", report.plays_added,
+                 report.resume_set, report.resume_cleared)
+    return True
 
 
 def _ensure_watching(data_dir: Path) -> None:

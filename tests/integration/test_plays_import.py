@@ -153,6 +153,25 @@ def test_a_stash_outage_between_reading_and_writing_plays_is_waited_out_and_adds
         assert len(stash_plays.history(scene)) == 1 and stash_plays.history(scene) == _expected(fakes, scene)
 
 
+def test_a_proxy_refusing_only_the_history_path_never_holds_the_metadata_queue_back(fakes_factory):
+    fakes, movies, _ = _setup(fakes_factory)
+    fakes.stop_drainer()
+    letters = len(fakes.dead_letters())  # the sync's own (scenes matching two Plex items)
+    fakes.configure(plays_accounts="", import_plays=True)
+    fakes.plex.reset_counts()
+    fakes.plex.fail_next(1000, status=504, route="/status/sessions/history/all")  # nginx timing out on it
+    scene = movies[15]
+    fakes.edit_in_stash(scene, title="Edited while history fails")  # its hook starts a drainer
+    wait_until(lambda: fakes.plex.item(fakes.rating_keys[scene][0])["title"] == "Edited while history fails",
+               timeout=60, message="the edit to reach Plex")
+    fakes.wait_drained()
+    # the import and one more try, each failure followed by a probe of Plex, which answers: not an outage
+    assert fakes.plex.count(HISTORY) == 2 and fakes.plex.count("GET /identity") == 2
+    assert _last_import(fakes) == 0.0
+    log = (fakes.data_dir / "drainer.log").read_text(encoding="utf-8")
+    assert "plays from Plex not imported this time" in log and len(fakes.dead_letters()) == letters
+
+
 def test_half_watched_sets_the_resume_point_and_finishing_clears_it(fakes_factory):
     fakes, movies, _ = _setup(fakes_factory)
     movie = movies[1]
