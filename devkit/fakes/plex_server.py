@@ -429,13 +429,17 @@ class FakePlexServer(FakeHTTPServer):
             raise _bad_request("rating") from None
         if not (0 <= rating <= 10 or rating == -1):
             raise _bad_request("rating")
+        now = self.plays.now()
+        rated_at = req.arg("ratedAt")  # optional, epoch seconds; Plex refuses one in the future (PLAYS.md 3)
+        if rated_at is not None and (not rated_at.isdigit() or int(rated_at) > now):
+            raise _bad_request("ratedAt")
         with self.library.lock:
             item = self._known_item(req.arg("key") or "")
             if rating == -1:
                 item.fields.pop("userRating", None)
             else:
                 item.fields["userRating"] = f"{rating:g}"
-                item.fields["lastRatedAt"] = str(item.updated_at)
+                item.fields["lastRatedAt"] = str(int(rated_at) if rated_at is not None else now)
             self.library.touch(item)
         return Response(200, b"")
 

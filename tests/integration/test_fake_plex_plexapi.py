@@ -141,9 +141,19 @@ def test_replace_mode_shows_why_tags_must_not_come_from_a_listing(plex: FakePlex
 def test_rate_sets_and_clears_user_rating(plex: FakePlexServer) -> None:
     key = plex.add_movie(1, ["/data/videos/r.mp4"], "Rated")
     server = connect(plex)
+    plex.plays.advance_clock(3600)
+    before = plex.plays.now()
     server.fetchItem(key).rate(8)
+    after = plex.plays.now()
     assert plex.item(key)["userRating"] == 8.0
-    assert server.fetchItem(key).userRating == 8.0
+    rated = server.fetchItem(key)
+    assert rated.userRating == 8.0 and before <= rated.lastRatedAt.timestamp() <= after  # rated now
+    server.query(f"/:/rate?key={key}&identifier=com.plexapp.plugins.library&rating=6&ratedAt=1700000000",
+                 method=server._session.put)
+    assert server.fetchItem(key).lastRatedAt.timestamp() == 1_700_000_000
+    with pytest.raises(BadRequest):  # a rating dated in the future
+        server.query(f"/:/rate?key={key}&identifier=com.plexapp.plugins.library&rating=6&ratedAt={plex.plays.now() + 60}",
+                     method=server._session.put)
     server.fetchItem(key).rate()
     assert plex.item(key)["userRating"] is None
 
