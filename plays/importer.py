@@ -87,6 +87,7 @@ class ImportReport:
     plays_added: int = 0
     already_in_stash: int = 0
     other_accounts: int = 0
+    other_libraries: int = 0  # views in Plex libraries PlexSync does not sync (setting plex_library)
     unmatched: int = 0
     unmatched_titles: List[str] = field(default_factory=list)
     marked_watched: int = 0
@@ -117,6 +118,7 @@ class PlaysImporter:
     def run(self, dry_run: bool = False) -> ImportReport:
         report = ImportReport(dry_run=dry_run)
         self._viewed: List[Tuple[int, int]] = []  # (rating key, viewedAt) of this run's views (a preview records none)
+        self._section_keys: Optional[Set[int]] = None  # the synced libraries, asked once a run if a view needs it
         signature = self.accounts.signature
         watermark = self.store.watermark(signature)
         report.watermark = watermark
@@ -132,6 +134,9 @@ class PlaysImporter:
                 seen.add(view_key(row))
                 if not self.accounts.wants(row.account_id):
                     report.other_accounts += 1
+                    continue
+                if not self._synced_library(row.section_id):
+                    report.other_libraries += 1
                     continue
                 fresh.append(row)
             report.new_views += len(fresh)
@@ -159,6 +164,13 @@ class PlaysImporter:
             self.store.set_meta({LAST_IMPORT: {"at": self.clock(), **{k: v for k, v in report.to_json().items()
                                                                     if k != "plays"}}})
         return report
+
+    def _synced_library(self, section_id: int) -> bool:
+        """Is a view's library one PlexSync syncs? (Views of family films in another library are
+        not PlexSync's to match, name or wait for; a row without a library counts as synced.)"""
+        if self._section_keys is None:
+            self._section_keys = {section.key for section in self.sections()}
+        return not section_id or section_id in self._section_keys
 
     def _state_due(self, report: ImportReport, dry_run: bool) -> bool:
         """Whether this run reads the owner's item state (one listing per library), on top of history.
@@ -387,6 +399,9 @@ def describe(report: ImportReport) -> List[str]:
              f"already in Stash: {report.already_in_stash:,}"]
     if report.other_accounts:
         lines.append(f"views of other accounts left out: {report.other_accounts:,} (setting plays_accounts)")
+    if report.other_libraries:
+        lines.append(f"views in Plex libraries PlexSync does not sync, left out: {report.other_libraries:,} "
+                     "(setting plex_library)")
     if report.unmatched:
         lines.append(f"views of Plex items no scene is matched to: {report.unmatched:,} ("
                      + ", ".join(repr(t) for t in report.unmatched_titles[:NAMED_UNMATCHED]) + ")")

@@ -89,18 +89,25 @@ def _fault() -> None:
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
-def _cached_sections(store: PlaysStore, plex_plays: "PlexPlays",
-                     clock: Callable[[], float]) -> Callable[[], List["Section"]]:
-    """The Plex libraries to read view state from, asked of Plex at most once a day."""
+def _cached_sections(store: PlaysStore, plex_plays: "PlexPlays", clock: Callable[[], float],
+                     names: Sequence[str]) -> Callable[[], List["Section"]]:
+    """The libraries PlexSync syncs (setting plex_library, as the sync chooses them), from Plex's list
+    of libraries as asked at most once a day (a name not in that list asks Plex again)."""
     def sections() -> List["Section"]:
+        from common.errors import ConfigurationError
         from plex.client import Section
+        from plex.index_refresh import select_sections
 
         cached = store.meta("sections") or {}
         if cached.get("at", 0) > clock() - SECTIONS_MAX_AGE:
-            return [Section(int(key), title, kind) for key, title, kind in cached.get("list", [])]
+            try:
+                return select_sections([Section(int(key), title, kind) for key, title, kind in cached.get("list", [])],
+                                       names)
+            except ConfigurationError:
+                pass
         found = plex_plays.sections()
         store.set_meta({"sections": {"at": clock(), "list": [[s.key, s.title, s.type] for s in found]}})
-        return found
+        return select_sections(found, names)
     return sections
 
 
@@ -138,7 +145,8 @@ def import_plays(data_dir: Path, database: "Database", stash_client: "StashClien
     store = PlaysStore(database)
     accounts = _choose_accounts(settings.plays_accounts, store, plex_plays, clock)
     importer = PlaysImporter(plex_plays, StashGateway(stash_client), store, accounts, resume=settings.plays_resume,
-                             clock=clock, sections=_cached_sections(store, plex_plays, clock), after_stash_write=_fault,
+                             clock=clock, sections=_cached_sections(store, plex_plays, clock, settings.libraries),
+                             after_stash_write=_fault,
                              ratings=settings.ratings_from_plex, state_every=state_every)
     def both_ways() -> ImportReport:
         report = importer.run(dry_run=dry_run)

@@ -211,6 +211,25 @@ def test_marked_watched_gives_one_play_and_unmatched_views_are_named(fakes_facto
     assert "plays waiting for a match: 1 ('Stray Movie')" in status.stdout
 
 
+def test_views_in_libraries_plexsync_does_not_sync_are_left_out_and_their_state_is_not_read(fakes_factory):
+    fakes, movies, _ = _setup(fakes_factory)
+    fakes.plex.add_section(3, "Family Films", "movie", ["/media/family"])  # shared with the family
+    film = fakes.plex.add_movie(3, ["/media/family/film.mp4"], "Family Film")
+    fakes.configure(plays_accounts="", plex_library="Stash Movies, Stash Series")
+    movie = movies[16]
+    for rk in (film, fakes.rating_keys[movie][0]):
+        fakes.plex.plays.play_to_end(1, rk)
+        fakes.plex.plays.advance_clock(60)
+    fakes.plex.reset_counts()
+    report = _import(fakes)
+    assert report["plays_added"] == 1 and len(plays_of(fakes.stash.store).history(movie)) == 1
+    assert report["other_libraries"] == 1 and report["unmatched"] == 0  # not waiting for a match, not named
+    listed = {entry["path"] for entry in fakes.plex.request_log() if entry["route"] == "GET /library/sections/{id}/all"}
+    assert listed == {"/library/sections/1/all", "/library/sections/2/all"}  # the owner's state of synced ones
+    status = fakes.run_cli("status", env=fakes.cli_env())
+    assert "Family Film" not in status.stdout and "plays waiting for a match: 0" in status.stdout
+
+
 def test_the_drainer_catches_up_first_and_a_sigkill_after_the_stash_write_adds_nothing_twice(fakes_factory):
     fakes, movies, episodes = _setup(fakes_factory)
     fakes.stop_drainer()
