@@ -217,7 +217,7 @@ class PlexClient:
             args["sort"] = "addedAt:desc"
         headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)}
         root = self.query(f"listing library {section.title!r}", f"/library/sections/{section.key}/all{joinArgs(args)}",
-                           headers=headers)
+                          headers=headers)
         files: List[ListedFile] = []
         items = 0
         for video in root if root is not None else ():
@@ -259,7 +259,7 @@ class PlexClient:
         """A collection's summary, locked (plexapi's Collection.editSummary: the edit with type=18)."""
         args = {"type": 18, "id": rating_key, "summary.value": summary, "summary.locked": 1}
         self.query(f"editing the summary of Plex collection {rating_key}",
-                    f"/library/sections/{section_id}/all{joinArgs(args)}", method="put", fields=("summary",))
+                   f"/library/sections/{section_id}/all{joinArgs(args)}", method="put", fields=("summary",))
 
     def delete_collection(self, rating_key: int) -> None:
         """Delete a collection object (plexapi's Collection.delete); its items stay."""
@@ -296,17 +296,17 @@ class PlexClient:
                                  "it would change every item of the library")
         args = dict(params, type=item.type_number, id=item.rating_key)
         self.query(f"editing Plex item {item.rating_key}", f"/library/sections/{item.section_id}/all{joinArgs(args)}",
-                    method="put", fields=fields)
+                   method="put", fields=fields)
 
     def upload_image(self, rating_key: int, kind: str, data: bytes) -> None:
         """Upload image bytes as the poster or background art (Plex never has to reach Stash)."""
         self.query(f"uploading the {kind} of Plex item {rating_key}",
-                    f"/library/metadata/{rating_key}/{IMAGE_ROUTES[kind]}", method="post", data=data)
+                   f"/library/metadata/{rating_key}/{IMAGE_ROUTES[kind]}", method="post", data=data)
 
     def scan(self, section: Section, folder: str) -> None:
         """Ask Plex to scan one folder of a library (plexapi's LibrarySection.update(path=...))."""
         self.query(f"asking library {section.title!r} to scan a folder",
-                    f"/library/sections/{section.key}/refresh{joinArgs({'path': folder})}")
+                   f"/library/sections/{section.key}/refresh{joinArgs({'path': folder})}")
 
     def close(self) -> None:
         self._server._session.close()
