@@ -83,6 +83,8 @@ class CircuitBreaker:
                 return self.is_open
             self.failures += 1
             if self.is_open:
+                if self.next_probe_at is not None and now < self.next_probe_at:
+                    return True  # a request in flight when it opened, not a probe: it changes no delay
                 self._probe_failures += 1
             elif self.failures >= self.threshold:
                 self._open(now)

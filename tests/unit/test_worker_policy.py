@@ -59,6 +59,18 @@ def test_user_message_is_one_redacted_bounded_line():
     assert error_kind(NotInPlexYet("x")) == "not_in_plex" and error_kind(KeyError()) == "unexpected"
 
 
+def test_requests_in_flight_when_the_breaker_opened_are_not_probes_and_do_not_push_the_first_probe_back():
+    breaker = CircuitBreaker(threshold=1, probe_base=1.0, probe_cap=60.0, rng=random.Random(3))
+    assert breaker.record_failure(100.0, PlexUnreachable("502"))
+    first_probe = breaker.next_probe_at
+    assert 100.5 <= first_probe <= 101.0
+    for now in (100.1, 100.2, 100.3):  # three writes that were already on their way
+        assert breaker.record_failure(now, PlexUnreachable("502"))
+    assert breaker.next_probe_at == first_probe and breaker.probes == 0
+    assert breaker.record_failure(first_probe, PlexUnreachable("502"))  # the probe, due, fails
+    assert breaker.probes == 1 and 1.0 <= breaker.next_probe_at - first_probe <= 2.0
+
+
 def test_breaker_opens_after_a_run_probes_with_backoff_and_closes():
     breaker = CircuitBreaker(threshold=3, probe_base=10.0, probe_cap=40.0, rng=random.Random(2))
     assert not breaker.record_failure(0.0) and not breaker.record_failure(1.0)
