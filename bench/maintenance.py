@@ -23,7 +23,7 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.outages import after_the_fault, settled, sync_under_way  # noqa: E402
+from bench.outages import after_the_fault, refused_by_route, settled, sync_under_way  # noqa: E402
 from devkit.demo.stage import Stage  # noqa: E402
 from devkit.processes import wait_until  # noqa: E402
 
@@ -58,11 +58,8 @@ def main(argv: List[str]) -> int:
         figures["status_during"] = status_line(stage)
         wait_until(lambda: not stage.plex.in_maintenance, args.maintenance_seconds + 60, "the maintenance to end",
                    interval=0.5)
-        during = [e for e in stage.plex.request_log() if e["status"] == 503]
-        by_route: Dict[str, int] = {}
-        for entry in during:
-            by_route[entry["route"]] = by_route.get(entry["route"], 0) + 1
-        figures["requests_during_maintenance"] = len(during)
+        by_route = refused_by_route(stage, 503)
+        figures["requests_during_maintenance"] = sum(by_route.values())
         figures["requests_during_maintenance_by_route"] = by_route
         figures["synced_at_maintenance_end"] = len(stage.synced_ids())
         wait_until(lambda: settled(stage), args.timeout, "every matchable scene synced", interval=0.5)

@@ -69,6 +69,15 @@ def sync_under_way(stage: Stage, reason: str, timeout: float) -> float:
     return began
 
 
+def refused_by_route(stage: Stage, status: int) -> Dict[str, int]:
+    """The requests Plex answered `status` (the fault's), by route: what reached it during the fault."""
+    by_route: Dict[str, int] = {}
+    for entry in stage.plex.request_log():
+        if entry["status"] == status:
+            by_route[entry["route"]] = by_route.get(entry["route"], 0) + 1
+    return by_route
+
+
 def after_the_fault(stage: Stage) -> Dict[str, int]:
     """What a fault left once the sync settled: probes and breaker openings in the drainer's log,
     dead letters (and those not explained by ambiguous matches), scenes Plex still has wrong."""
@@ -106,6 +115,7 @@ def main(argv: List[str]) -> int:
         wait_until(lambda: time.monotonic() - outage_began >= args.outage_seconds, args.outage_seconds + 60,
                    "the outage to end", interval=0.5)
         figures["requests_during_outage"] = stage.plex.count("outage")
+        figures["requests_during_outage_by_route"] = refused_by_route(stage, 502) if args.mode == "fail" else {}
         figures["synced_at_outage_end"] = len(stage.synced_ids())
         wait_until(lambda: sum(1 for e in stage.plex.request_log() if e["status"] == 500) >= 40, args.timeout,
                    "the 40 answers of 500", interval=0.2)

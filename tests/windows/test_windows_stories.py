@@ -258,3 +258,27 @@ def test_a_task_cancelled_mid_run_loses_nothing(windows):
     wait_until(lambda: all("Genève" in plex_item(windows, i)["genres"] for i in scene_ids), timeout=300,
                interval=0.2, message="the detached drainer to sync every scene the cancelled task queued")
     assert windows.waiting() == 0
+
+
+def test_plays_in_plex_reach_stash_through_the_import_task_and_an_unmatched_title_is_named(windows):
+    from devkit.fakes.stash_plays import plays_of
+
+    fakes = windows.fakes
+    scene_id = movie_ids(windows)[-1]
+    plays = fakes.plex.plays
+    plays.play_to_end(1, fakes.rating_keys[scene_id][0])
+    plays.advance_clock(60)
+    stray = fakes.plex.add_movie(1, ["/media/videos/movies/elsewhere/Ünmatched.mp4"], "Ünmatched — 東京")
+    plays.play_to_end(1, stray)
+    plays.advance_clock(60)
+    stash_plays = plays_of(fakes.stash.store)
+
+    preview = windows.run_task("plays_preview")
+    assert preview.error is None and "Ünmatched — 東京" in str(preview.output), preview.log
+    assert stash_plays.history(scene_id) == []
+    run = windows.run_task("plays_import")
+    assert run.error is None and "Ünmatched — 東京" in str(run.output), run.log
+    viewed = [row["viewedAt"] for row in plays.history_rows() if row["ratingKey"] == fakes.rating_keys[scene_id][0]]
+    assert stash_plays.history(scene_id) == viewed and len(viewed) == 1
+    again = windows.run_task("plays_import")  # the plays lock and the watermark, under Windows
+    assert again.error is None and stash_plays.history(scene_id) == viewed, again.log
