@@ -12,7 +12,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from common.errors import TransientError
 from common.log import get_logger
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 LOCK_FILE = "plays.lock"
 LOCK_WAIT_SECONDS = 60.0
-SECTIONS_MAX_AGE = 24 * 3600.0
+LISTS_MAX_AGE = 24 * 3600.0  # Plex's lists of libraries and of accounts, as kept
+R = TypeVar("R")
 # A drainer run reads the owner's per-library item state (resume points, marked watched) at most this
 # often when history has nothing new (plays.importer.PlaysImporter._state_due); tasks, the CLI and
 # watch mode read it every time.
@@ -89,25 +90,39 @@ def _fault() -> None:
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
+def _daily_list(store: PlaysStore, key: str, clock: Callable[[], float], ask: Callable[[], List[list]],
+                use: Callable[[Callable[[], List[list]]], R]) -> R:
+    """`use(load)` with a list Plex answers (`ask`), kept in the plays store and asked again at most
+    once a day (LISTS_MAX_AGE); when `use` refuses the kept list (ConfigurationError: a name it does
+    not hold), Plex is asked again. `load` asks only when `use` calls it."""
+    from common.errors import ConfigurationError
+
+    kept = store.meta(key) or {}
+    if kept.get("at", 0) > clock() - LISTS_MAX_AGE:
+        try:
+            return use(lambda: kept.get("list", []))
+        except ConfigurationError:
+            pass
+
+    def fresh() -> List[list]:
+        rows = ask()
+        store.set_meta({key: {"at": clock(), "list": rows}})
+        return rows
+    return use(fresh)
+
+
 def _cached_sections(store: PlaysStore, plex_plays: "PlexPlays", clock: Callable[[], float],
                      names: Sequence[str]) -> Callable[[], List["Section"]]:
     """The libraries PlexSync syncs (setting plex_library, as the sync chooses them), from Plex's list
     of libraries as asked at most once a day (a name not in that list asks Plex again)."""
     def sections() -> List["Section"]:
-        from common.errors import ConfigurationError
         from plex.client import Section
         from plex.index_refresh import select_sections
 
-        cached = store.meta("sections") or {}
-        if cached.get("at", 0) > clock() - SECTIONS_MAX_AGE:
-            try:
-                return select_sections([Section(int(key), title, kind) for key, title, kind in cached.get("list", [])],
-                                       names)
-            except ConfigurationError:
-                pass
-        found = plex_plays.sections()
-        store.set_meta({"sections": {"at": clock(), "list": [[s.key, s.title, s.type] for s in found]}})
-        return select_sections(found, names)
+        return _daily_list(store, "sections", clock,
+                           lambda: [[s.key, s.title, s.type] for s in plex_plays.sections()],
+                           lambda load: select_sections([Section(int(key), title, kind)
+                                                         for key, title, kind in load()], names))
     return sections
 
 
@@ -115,20 +130,9 @@ def _choose_accounts(text: str, store: PlaysStore, plex_plays: "PlexPlays",
                      clock: Callable[[], float]) -> AccountChoice:
     """The setting's accounts, names resolved with Plex's account list as read at most once a day
     (a name not in that list asks Plex again), so a run with nothing new asks Plex only its history."""
-    from common.errors import ConfigurationError
-
-    def fresh() -> Dict[int, str]:
-        found = plex_plays.accounts()
-        store.set_meta({"accounts": {"at": clock(), "list": [[k, v] for k, v in found.items()]}})
-        return found
-
-    cached = store.meta("accounts") or {}
-    if cached.get("at", 0) > clock() - SECTIONS_MAX_AGE:
-        try:
-            return parse_accounts(text, lambda: {int(k): str(v) for k, v in cached.get("list", [])})
-        except ConfigurationError:
-            pass
-    return parse_accounts(text, fresh)
+    return _daily_list(store, "accounts", clock,
+                       lambda: [[k, v] for k, v in plex_plays.accounts().items()],
+                       lambda load: parse_accounts(text, lambda: {int(k): str(v) for k, v in load()}))
 
 
 def import_plays(data_dir: Path, database: "Database", stash_client: "StashClient", settings: "Settings",
