@@ -14,7 +14,6 @@ tests/integration/test_transport_e2e.py plays the same with a shrunk clock.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.outages import after_the_fault, refused_by_route, settled, sync_under_way  # noqa: E402
+from bench.outages import after_the_fault, print_figures, refused_by_route, settled, sync_under_way  # noqa: E402
 from devkit.demo.stage import Stage  # noqa: E402
 from devkit.processes import wait_until  # noqa: E402
 
@@ -69,12 +68,8 @@ def main(argv: List[str]) -> int:
         figures.update(after_the_fault(stage))
     finally:
         stage.close()
-    if args.json:
-        print(json.dumps(figures))
-        return 0
-    print(f"{args.scenes:,}-scene sync; Plex answering 503 Maintenance on every path for {args.maintenance_seconds:g} s")
-    for key, value in figures.items():
-        print(f"  {key}: {value}")
+    print_figures(figures, args.json,
+                  f"{args.scenes:,}-scene sync; Plex answering 503 Maintenance on every path for {args.maintenance_seconds:g} s")
     return 0
 
 

@@ -69,6 +69,16 @@ def sync_under_way(stage: Stage, reason: str, timeout: float) -> float:
     return began
 
 
+def print_figures(figures: dict, as_json: bool, title: str) -> None:
+    """A fault bench's figures: one JSON line, or the title and a line per figure."""
+    if as_json:
+        print(json.dumps(figures))
+        return
+    print(title)
+    for key, value in figures.items():
+        print(f"  {key}: {value}")
+
+
 def refused_by_route(stage: Stage, status: int) -> Dict[str, int]:
     """The requests Plex answered `status` (the fault's), by route: what reached it during the fault."""
     by_route: Dict[str, int] = {}
@@ -127,13 +137,8 @@ def main(argv: List[str]) -> int:
         figures.update(after_the_fault(stage))
     finally:
         stage.close()
-    if args.json:
-        print(json.dumps(figures))
-        return 0
-    print(f"{args.scenes:,}-scene sync; Plex {args.mode} for {args.outage_seconds:g} s, then 40 item reads answered 500, "
-          "then 3 requests hung past the 3 s read timeout")
-    for key, value in figures.items():
-        print(f"  {key}: {value}")
+    print_figures(figures, args.json, f"{args.scenes:,}-scene sync; Plex {args.mode} for {args.outage_seconds:g} s, "
+                  "then 40 item reads answered 500, then 3 requests hung past the 3 s read timeout")
     return 0
 
 
