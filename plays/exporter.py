@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol
 
+from plays.importer import RESUME_MIN_SECONDS  # one tolerance both ways: no resume ping-pong
 from sync_queue.plays_store import PlaysStore
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from stash.plays import ScenePlays
 
 EXPORT_WATERMARK = "export_watermark"
-RESUME_MIN_SECONDS = 1.0
 
 
 class StashActivity(Protocol):
